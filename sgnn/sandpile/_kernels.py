@@ -1,0 +1,266 @@
+"""Numba kernels of the sandpile engine.
+
+:func:`relax_kernel` and the sampling kernels work on the CSR arrays of a
+:class:`~sgnn.sandpile.SandpileGraph`, whose column index ``n`` is the sink:
+there ``z`` has ``n + 1`` entries and ``z[n]`` collects the lost grains.
+:func:`avalanche_kernel` works on the cell layout described in its docstring.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_JIT = {"cache": True, "nogil": True, "boundscheck": False}
+
+
+@numba.njit(**_JIT)
+def relax_kernel(z: np.ndarray, topplings: np.ndarray, indptr: np.ndarray,
+                 indices: np.ndarray, threshold: np.ndarray) -> None:  # fmt: skip
+    """Stabilise ``z`` in place, toppling a node's whole excess per visit.
+
+    Unstable nodes wait in a first-in first-out ring: a node is queued when
+    its height crosses its threshold from below and leaves the queue only to
+    topple below it again, so it is queued at most once at a time and ``n``
+    slots suffice. First-in first-out lets a node gather grains from several
+    neighbours before its turn, so large piles topple in few, large visits.
+    """
+    n = threshold.shape[0]
+    ring = np.empty(n, dtype=np.int64)
+    head = 0
+    count = 0
+    for i in range(n):
+        if z[i] >= threshold[i]:
+            ring[count] = i
+            count += 1
+    while count > 0:
+        i = ring[head]
+        head = head + 1 if head + 1 < n else 0
+        count -= 1
+        t = threshold[i]
+        k = z[i] // t
+        z[i] -= k * t
+        topplings[i] += k
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            old = z[j]
+            z[j] = old + k
+            if j < n and old < threshold[j] and old + k >= threshold[j]:
+                tail = head + count
+                ring[tail - n if tail >= n else tail] = j
+                count += 1
+
+
+@numba.njit(**_JIT)
+def avalanche_kernel(
+    z: np.ndarray,
+    site: int,
+    threshold: np.ndarray,
+    sink_degree: np.ndarray,
+    stencil: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    pos: np.ndarray,
+    toppled: np.ndarray,
+    counter: np.ndarray,
+    front: np.ndarray,
+    touched: np.ndarray,
+    topplings: np.ndarray,
+    record_topplings: bool,
+) -> tuple[int, int, int, float, int]:
+    """Add one grain at ``site`` of a stable ``z`` and relax by synchronous updates.
+
+    The kernel works on *cells*: the nodes plus sink cells whose threshold is
+    unreachable. On the square lattice the cells are the lattice padded by a
+    ring of sink cells and the neighbours of cell ``i`` are ``i + stencil``;
+    on other graphs ``stencil`` is empty, neighbours come from the CSR arrays
+    and the single sink is the last cell.
+
+    In each step every unstable node topples once, which defines the
+    avalanche's duration. Starting from a stable configuration a node never
+    holds twice its threshold (it receives at most one grain per edge and
+    step), so one toppling per step is its whole excess and the outcome equals
+    that of :func:`relax_kernel`. Grains arrive one at a time, so a node joins
+    the next front exactly when its height reaches its threshold; a node
+    still unstable after toppling (impossible from a stable start) rejoins it.
+
+    ``toppled`` holds the stamp of the last avalanche in which each cell
+    toppled and ``counter[0]`` the last stamp used, so it never needs
+    clearing. ``front`` has twice as many slots as there are cells (current
+    and next front) and ``touched`` receives the distinct toppled cells.
+    Returns ``(size, area, duration, radius, lost)``.
+    """
+    m = z.shape[0]
+    z[site] += 1
+    if z[site] < threshold[site]:
+        return 0, 0, 0, 0.0 if pos.shape[1] > 0 else np.nan, 0
+    stamp = counter[0] + 1
+    counter[0] = stamp
+    num_offsets = stencil.shape[0]
+    cur = 0  # the current front is front[cur : cur + ncur], the next one the other half
+    front[0] = site
+    ncur = 1
+    size = 0
+    area = 0
+    duration = 0
+    lost = 0
+    while ncur > 0:
+        duration += 1
+        nxt = m - cur
+        nnext = 0
+        for c in range(cur, cur + ncur):
+            i = front[c]
+            t = threshold[i]
+            z[i] -= t
+            size += 1
+            lost += sink_degree[i]
+            if record_topplings:
+                topplings[i] += 1
+            if toppled[i] != stamp:
+                toppled[i] = stamp
+                touched[area] = i
+                area += 1
+            if num_offsets > 0:
+                for k in range(num_offsets):
+                    j = i + stencil[k]
+                    z[j] += 1
+                    if z[j] == threshold[j]:
+                        front[nxt + nnext] = j
+                        nnext += 1
+            else:
+                for e in range(indptr[i], indptr[i + 1]):
+                    j = indices[e]
+                    z[j] += 1
+                    if z[j] == threshold[j]:
+                        front[nxt + nnext] = j
+                        nnext += 1
+            if z[i] >= t:
+                front[nxt + nnext] = i
+                nnext += 1
+        cur = nxt
+        ncur = nnext
+    radius = _gyration_radius(pos, touched, area)
+    return size, area, duration, radius, lost
+
+
+@numba.njit(**_JIT)
+def _gyration_radius(pos: np.ndarray, cells: np.ndarray, count: int) -> float:
+    dim = pos.shape[1]
+    if dim == 0:
+        return np.nan
+    total = 0.0
+    for d in range(dim):
+        mean = 0.0
+        for a in range(count):
+            mean += pos[cells[a], d]
+        mean /= count
+        for a in range(count):
+            diff = pos[cells[a], d] - mean
+            total += diff * diff
+    return np.sqrt(total / count)
+
+
+@numba.njit(**_JIT)
+def drive_kernel(
+    z: np.ndarray,
+    sites: np.ndarray,
+    threshold: np.ndarray,
+    sink_degree: np.ndarray,
+    stencil: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    pos: np.ndarray,
+    toppled: np.ndarray,
+    counter: np.ndarray,
+    size: np.ndarray,
+    area: np.ndarray,
+    duration: np.ndarray,
+    radius: np.ndarray,
+    lost: np.ndarray,
+) -> None:
+    """Drop a grain on each of the cells ``sites`` in turn and record every avalanche."""
+    m = z.shape[0]
+    front = np.empty(2 * m, dtype=np.int64)
+    touched = np.empty(m, dtype=np.int64)
+    no_topplings = np.empty(0, dtype=np.int64)
+    for a in range(sites.shape[0]):
+        s, ar, du, ra, lo = avalanche_kernel(
+            z, sites[a], threshold, sink_degree, stencil, indptr, indices, pos, toppled,
+            counter, front, touched, no_topplings, False,
+        )
+        size[a] = s
+        area[a] = ar
+        duration[a] = du
+        radius[a] = ra
+        lost[a] = lo
+
+
+@numba.njit(**_JIT)
+def uniform_spanning_tree(indptr: np.ndarray, indices: np.ndarray, rng: np.random.Generator,
+                          parent_edge: np.ndarray) -> None:  # fmt: skip
+    """Wilson's algorithm: a uniform spanning tree rooted at the sink.
+
+    ``parent_edge[i]`` receives the CSR position of the edge from node ``i``
+    towards the root. Loop-erased random walks leave their erased loops
+    behind simply by overwriting ``parent_edge`` on revisits.
+    """
+    n = indptr.shape[0] - 1
+    in_tree = np.zeros(n + 1, dtype=np.bool_)
+    in_tree[n] = True
+    for start in range(n):
+        u = start
+        while not in_tree[u]:
+            deg = indptr[u + 1] - indptr[u]
+            e = indptr[u] + int(rng.random() * deg)
+            parent_edge[u] = e
+            u = indices[e]
+        u = start
+        while not in_tree[u]:
+            in_tree[u] = True
+            u = indices[parent_edge[u]]
+
+
+@numba.njit(**_JIT)
+def tree_depths(indptr: np.ndarray, indices: np.ndarray, parent_edge: np.ndarray) -> np.ndarray:
+    """Depth of every node in the tree given by ``parent_edge`` (the sink has depth 0)."""
+    n = indptr.shape[0] - 1
+    depth = np.full(n + 1, -1, dtype=np.int64)
+    depth[n] = 0
+    path = np.empty(n, dtype=np.int64)
+    for start in range(n):
+        length = 0
+        u = start
+        while depth[u] < 0:
+            path[length] = u
+            length += 1
+            u = indices[parent_edge[u]]
+        d = depth[u]
+        for a in range(length - 1, -1, -1):
+            d += 1
+            depth[path[a]] = d
+    return depth
+
+
+@numba.njit(**_JIT)
+def burning_bijection(indptr: np.ndarray, indices: np.ndarray, parent_edge: np.ndarray,
+                      depth: np.ndarray, z: np.ndarray) -> None:  # fmt: skip
+    """The recurrent configuration whose burning tree is the given spanning tree.
+
+    Under Dhar's burning algorithm node ``i`` burns at step ``depth[i]``
+    exactly when ``a_i <= z_i < a_i + c_i``, where ``a_i`` counts its edges to
+    non-sink nodes that burn no earlier than it and ``c_i`` its edges to nodes
+    burnt one step before. The offset within that window selects which of the
+    ``c_i`` edges is the tree edge, which makes the map a bijection.
+    """
+    n = indptr.shape[0] - 1
+    for i in range(n):
+        di = depth[i]
+        later = 0
+        rank = 0
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            if j < n and depth[j] >= di:
+                later += 1
+            elif depth[j] == di - 1 and e < parent_edge[i]:
+                rank += 1
+        z[i] = later + rank
