@@ -95,6 +95,9 @@ def relax(z: Any, graph: SandpileGraph | None = None) -> tuple[np.ndarray, np.nd
         per-site toppling counts, both int64 with ``z``'s shape.
     """
     arr, graph = check_heights(z, graph)
+    if arr.sum(dtype=np.float64) >= 2.0**62:
+        # No single height can exceed the total number of grains, so this keeps int64 exact.
+        raise ValueError("z holds 2**62 grains or more, beyond what int64 heights can relax")
     ext = extended(arr)
     topplings = np.zeros(graph.num_nodes, dtype=np.int64)
     _kernels.relax_kernel(ext, topplings, graph.indptr, graph.indices, graph.threshold)
