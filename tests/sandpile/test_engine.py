@@ -1,0 +1,236 @@
+"""relax, add_grain and drive against exact identities and brute-force references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from sandpile_reference import (
+    brute_relax,
+    brute_synchronous,
+    dense_laplacian,
+    lattice_as_networkx_graph,
+    random_graph,
+)
+
+from sgnn.sandpile import (
+    Avalanche,
+    SandpileGraph,
+    add_grain,
+    drive,
+    relax,
+    sample_recurrent,
+)
+
+shapes = st.tuples(st.integers(1, 7), st.integers(1, 7))
+
+
+def heights(max_height: int) -> st.SearchStrategy[np.ndarray]:
+    return shapes.flatmap(
+        lambda s: arrays(np.int64, s, elements=st.integers(0, max_height))
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(heights(12))
+def test_relax_matches_brute_force_and_conserves_grains(z: np.ndarray) -> None:
+    graph = SandpileGraph.square_lattice(z.shape)
+    out, top = relax(z)
+    ref_z, ref_top, ref_lost = brute_relax(z, graph)
+    assert out.shape == z.shape and top.shape == z.shape
+    assert out.dtype == np.int64 and top.dtype == np.int64
+    np.testing.assert_array_equal(out.reshape(-1), ref_z)
+    np.testing.assert_array_equal(top.reshape(-1), ref_top)
+    assert np.all(out <= 3)
+    # Conservation: grains before = grains after + grains lost through boundary topplings.
+    lost = int((top.reshape(-1) * graph.sink_edges).sum())
+    assert lost == ref_lost
+    assert z.sum() == out.sum() + lost
+    # z° = z - Δ n, exactly.
+    lap = dense_laplacian(graph)
+    np.testing.assert_array_equal(out.reshape(-1), z.reshape(-1) - lap @ top.reshape(-1))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(0, 30))
+def test_relax_on_graph_satisfies_laplacian_identity(seed: int, scale: int) -> None:
+    graph, _ = random_graph(seed)
+    z = np.random.default_rng(seed).integers(0, scale + 1, size=graph.num_nodes)
+    out, top = relax(z, graph=graph)
+    ref_z, ref_top, _ = brute_relax(z, graph)
+    np.testing.assert_array_equal(out, ref_z)
+    np.testing.assert_array_equal(top, ref_top)
+    np.testing.assert_array_equal(out, z - dense_laplacian(graph) @ top)
+    assert np.all(out < graph.threshold)
+
+
+def test_relax_does_not_modify_input_and_handles_large_piles() -> None:
+    z = np.full((64, 64), 1000, dtype=np.int64)
+    out, top = relax(z)
+    assert np.all(z == 1000)
+    assert np.all(out <= 3)
+    lost = int((top.reshape(-1) * SandpileGraph.square_lattice((64, 64)).sink_edges).sum())
+    assert z.sum() == out.sum() + lost
+    assert top.sum() > 6e8  # the figure of the issue: about 6·10⁸ topplings
+    np.testing.assert_array_equal(out, out.T)  # the pile and the lattice are D4-symmetric
+    np.testing.assert_array_equal(out, out[::-1])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31), shapes)
+def test_add_grain_matches_synchronous_brute_force(seed: int, shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(seed)
+    graph = SandpileGraph.square_lattice(shape)
+    z = rng.integers(0, 4, size=shape)
+    site = (int(rng.integers(shape[0])), int(rng.integers(shape[1])))
+    ref = brute_synchronous(z, graph, site[0] * shape[1] + site[1])
+    before = z.copy()
+    av = add_grain(z, site)
+    assert isinstance(av, Avalanche) and av.site == site
+    np.testing.assert_array_equal(z.reshape(-1), ref["z"])
+    np.testing.assert_array_equal(av.topplings.reshape(-1), ref["topplings"])
+    for key in ("size", "area", "duration", "lost"):
+        assert getattr(av, key) == ref[key], key
+    assert av.radius == pytest.approx(ref["radius"], abs=1e-12)
+    # Conservation for one grain: 1 + before = after + lost.
+    assert 1 + before.sum() == z.sum() + av.lost
+    assert av.area == int((av.topplings > 0).sum())
+    assert av.size == int(av.topplings.sum())
+
+
+def test_add_grain_hand_computed_centre_of_full_3x3() -> None:
+    z = np.full((3, 3), 3)
+    av = add_grain(z, (1, 1))
+    # Step 1: the centre topples. Step 2: the four edge sites topple (4 grains lost),
+    # the centre reaches 4 and the corners 5. Step 3: the centre and the corners
+    # topple (each corner loses 2). Then edges hold 3, corners 1, the centre 0.
+    assert av.duration == 3
+    np.testing.assert_array_equal(av.topplings, [[1, 1, 1], [1, 2, 1], [1, 1, 1]])
+    assert av.size == 10
+    assert av.area == 9
+    assert av.lost == 12
+    np.testing.assert_array_equal(z, [[1, 3, 1], [3, 0, 3], [1, 3, 1]])
+    assert av.radius == pytest.approx(np.sqrt(12 / 9))  # offsets in {-1, 0, 1}²
+
+
+def test_add_grain_with_no_toppling() -> None:
+    z = np.zeros((4, 5), dtype=np.int8)
+    av = add_grain(z, (2, 3))
+    assert (av.size, av.area, av.duration, av.lost, av.radius) == (0, 0, 0, 0, 0.0)
+    assert z[2, 3] == 1 and z.sum() == 1 and z.dtype == np.int8
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**31))
+def test_abelian_property(seed: int) -> None:
+    """The same grains in two orders: same final configuration and topplings."""
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(1, 9)), int(rng.integers(1, 9)))
+    z0 = rng.integers(0, 4, size=shape)
+    grains = [(int(rng.integers(shape[0])), int(rng.integers(shape[1]))) for _ in range(25)]
+    results = []
+    for order in (grains, grains[::-1], [grains[k] for k in rng.permutation(len(grains))]):
+        z = z0.copy()
+        top = np.zeros(shape, dtype=np.int64)
+        for site in order:
+            top += add_grain(z, site).topplings
+        results.append((z, top))
+    # ... and all at once through relax.
+    bulk = z0.copy()
+    for site in grains:
+        bulk[site] += 1
+    results.append(relax(bulk))
+    for z, top in results[1:]:
+        np.testing.assert_array_equal(z, results[0][0])
+        np.testing.assert_array_equal(top, results[0][1])
+
+
+def test_drive_equals_add_grain_one_by_one() -> None:
+    shape = (9, 7)
+    z = sample_recurrent(shape, 3)
+    z_ref = z.copy()
+    stats = drive(z, 3000, 4, progress=False)
+    assert len(stats) == 3000
+    for a, s in enumerate(stats.sites):
+        av = add_grain(z_ref, divmod(int(s), shape[1]))
+        assert (av.size, av.area, av.duration, av.lost) == (
+            stats.size[a], stats.area[a], stats.duration[a], stats.lost[a]
+        )
+        assert av.radius == pytest.approx(stats.radius[a], abs=1e-12)
+    np.testing.assert_array_equal(z, z_ref)
+
+
+def test_drive_is_deterministic_and_uses_the_generator() -> None:
+    z1 = sample_recurrent((20, 20), 1)
+    z2 = z1.copy()
+    s1 = drive(z1, 5000, np.random.default_rng(7), progress=False)
+    s2 = drive(z2, 5000, 7, progress=False)
+    np.testing.assert_array_equal(z1, z2)
+    for key in ("sites", "size", "area", "duration", "radius", "lost"):
+        np.testing.assert_array_equal(getattr(s1, key), getattr(s2, key))
+    assert 0 <= s1.sites.min() and s1.sites.max() < 400
+    # Sites are uniform: every site hit about 5000/400 times.
+    counts = np.bincount(s1.sites, minlength=400)
+    assert counts.min() > 0
+
+
+def test_drive_conserves_grains_and_keeps_stability(rng: np.random.Generator) -> None:
+    z = rng.integers(0, 4, size=(13, 17))
+    before = int(z.sum())
+    stats = drive(z, 4000, rng, progress=False)
+    assert before + len(stats) == int(z.sum()) + int(stats.lost.sum())
+    assert z.max() <= 3 and z.min() >= 0
+    assert np.all(stats.area <= stats.size)
+    assert np.all((stats.size > 0) == (stats.duration > 0))
+    assert np.all(stats.duration <= stats.size)
+
+
+def test_drive_zero_grains() -> None:
+    z = np.zeros((3, 3), dtype=np.int64)
+    stats = drive(z, 0, 0, progress=False)
+    assert len(stats) == 0 and z.sum() == 0
+
+
+def test_lattice_fast_path_agrees_with_the_same_lattice_as_a_graph() -> None:
+    shape = (6, 9)
+    graph = lattice_as_networkx_graph(shape)
+    np.testing.assert_array_equal(graph.threshold, 4)
+    z = sample_recurrent(shape, 5)
+    zg = z.reshape(-1).copy()
+    s_lat = drive(z, 2000, 9, progress=False)
+    s_gra = drive(zg, 2000, 9, graph=graph, progress=False)
+    # from_networkx keeps the grid's node order, row-major like the lattice.
+    np.testing.assert_array_equal(zg, z.reshape(-1))
+    for key in ("sites", "size", "area", "duration", "lost"):
+        np.testing.assert_array_equal(getattr(s_lat, key), getattr(s_gra, key))
+    np.testing.assert_allclose(s_lat.radius, s_gra.radius, atol=1e-12)
+    big = np.random.default_rng(0).integers(0, 50, size=shape)
+    a, ta = relax(big)
+    b, tb = relax(big.reshape(-1), graph=graph)
+    np.testing.assert_array_equal(a.reshape(-1), b)
+    np.testing.assert_array_equal(ta.reshape(-1), tb)
+
+
+def test_add_grain_on_graph_matches_brute_force() -> None:
+    graph, _ = random_graph(3, n=15)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        z = (rng.integers(0, 1 << 20, size=graph.num_nodes) % graph.threshold).astype(np.int64)
+        site = int(rng.integers(graph.num_nodes))
+        ref = brute_synchronous(z, graph, site)
+        av = add_grain(z, site, graph=graph)
+        np.testing.assert_array_equal(z, ref["z"])
+        for key in ("size", "area", "duration", "lost"):
+            assert getattr(av, key) == ref[key], key
+        assert av.radius == pytest.approx(ref["radius"], abs=1e-12)
+
+
+def test_radius_is_nan_without_positions() -> None:
+    import networkx as nx
+
+    graph = SandpileGraph.from_networkx(nx.path_graph(5), sinks=[0])
+    z = graph.threshold - 1
+    av = add_grain(z, 3, graph=graph)
+    assert av.size > 0 and np.isnan(av.radius)

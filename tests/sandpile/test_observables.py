@@ -1,0 +1,76 @@
+"""Dhar's exact mean avalanche size, reproduced by driving."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sandpile_reference import dense_laplacian, random_graph
+
+from sgnn.sandpile import (
+    SandpileGraph,
+    drive,
+    expected_avalanche_size,
+    height_probabilities,
+    sample_recurrent,
+)
+
+
+def dhar_mean_size(graph: SandpileGraph) -> float:
+    lap = dense_laplacian(graph)
+    ones = np.ones(graph.num_nodes)
+    return float(ones @ np.linalg.solve(lap, ones) / graph.num_nodes)
+
+
+@pytest.mark.parametrize(("L", "published"), [(16, 11.338), (32, 40.580)])
+def test_expected_avalanche_size_is_dhars_formula(L: int, published: float) -> None:
+    graph = SandpileGraph.square_lattice((L, L))
+    exact = dhar_mean_size(graph)
+    assert expected_avalanche_size((L, L)) == pytest.approx(exact, rel=1e-9)
+    assert exact == pytest.approx(published, abs=5e-4)
+
+
+@pytest.mark.parametrize(("L", "grains"), [(16, 200_000), (32, 200_000)])
+def test_driven_mean_avalanche_size_matches_dhar(L: int, grains: int) -> None:
+    graph = SandpileGraph.square_lattice((L, L))
+    exact = dhar_mean_size(graph)
+    rng = np.random.default_rng(L)
+    z = sample_recurrent((L, L), rng)
+    sizes = drive(z, grains, rng, progress=False).size.astype(float)
+    # Batch means absorb the correlation between successive avalanches.
+    batches = sizes.reshape(100, -1).mean(axis=1)
+    se = batches.std(ddof=1) / np.sqrt(batches.size)
+    assert abs(sizes.mean() - exact) < 4 * se
+    assert se < 0.02 * exact  # the test has power: a 10% bias would fail it
+
+
+def test_driven_mean_avalanche_size_on_graph_matches_dhar() -> None:
+    graph, _ = random_graph(21, n=40)
+    exact = dhar_mean_size(graph)
+    assert expected_avalanche_size(graph) == pytest.approx(exact, rel=1e-9)
+    z = sample_recurrent(graph, 0)
+    sizes = drive(z, 100_000, 1, graph=graph, progress=False).size.astype(float)
+    batches = sizes.reshape(100, -1).mean(axis=1)
+    se = batches.std(ddof=1) / np.sqrt(batches.size)
+    assert abs(sizes.mean() - exact) < 4 * se
+
+
+def test_stationary_loss_balances_input() -> None:
+    """In the stationary state every grain dropped is, on average, lost."""
+    rng = np.random.default_rng(3)
+    z = sample_recurrent((24, 24), rng)
+    before = int(z.sum())
+    stats = drive(z, 100_000, rng, progress=False)
+    assert before + len(stats) - int(stats.lost.sum()) == int(z.sum())
+    assert stats.lost.mean() == pytest.approx(1.0, abs=0.05)
+
+
+def test_height_probabilities_counts() -> None:
+    z = np.array([[0, 1, 1], [3, 3, 3]])
+    np.testing.assert_allclose(height_probabilities(z), [1 / 6, 2 / 6, 0, 3 / 6])
+    graph, _ = random_graph(2, n=10)
+    zg = graph.threshold - 1
+    p = height_probabilities(zg, graph=graph)
+    assert p.shape == (graph.threshold.max(),)
+    assert p.sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="stable"):
+        height_probabilities(np.full((2, 2), 4))
