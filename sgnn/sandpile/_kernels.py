@@ -11,6 +11,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .graph import CellLayout
+
 _JIT = {"cache": True, "nogil": True, "boundscheck": False}
 
 
@@ -72,12 +74,7 @@ def relax_kernel(z: np.ndarray, topplings: np.ndarray, indptr: np.ndarray,
 def avalanche_kernel(
     z: np.ndarray,
     site: int,
-    threshold: np.ndarray,
-    sink_degree: np.ndarray,
-    stencil: np.ndarray,
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    pos: np.ndarray,
+    cells: CellLayout,
     toppled: np.ndarray,
     counter: np.ndarray,
     front: np.ndarray,
@@ -87,11 +84,11 @@ def avalanche_kernel(
 ) -> tuple[int, int, int, float, int]:
     """Add one grain at ``site`` of a stable ``z`` and relax by synchronous updates.
 
-    The kernel works on *cells*: the nodes plus sink cells whose threshold is
-    unreachable. On the square lattice the cells are the lattice padded by a
-    ring of sink cells and the neighbours of cell ``i`` are ``i + stencil``;
-    on other graphs ``stencil`` is empty, neighbours come from the CSR arrays
-    and the single sink is the last cell.
+    The kernel works on *cells* (:attr:`SandpileGraph._cells`): the nodes plus
+    sink cells whose threshold is unreachable. On the square lattice the cells
+    are the lattice padded by a ring of sink cells and the neighbours of cell
+    ``i`` are ``i + cells.stencil``; on other graphs the stencil is empty,
+    neighbours come from the CSR arrays and the single sink is the last cell.
 
     In each step every unstable node topples once, which defines the
     avalanche's duration. Starting from a stable configuration a node never
@@ -107,6 +104,8 @@ def avalanche_kernel(
     and next front) and ``touched`` receives the distinct toppled cells.
     Returns ``(size, area, duration, radius, lost)``.
     """
+    threshold, sink_degree, stencil = cells.threshold, cells.sink_degree, cells.stencil
+    indptr, indices, pos = cells.indptr, cells.indices, cells.pos
     m = z.shape[0]
     z[site] += 1
     if z[site] < threshold[site]:
@@ -181,12 +180,7 @@ def _gyration_radius(pos: np.ndarray, cells: np.ndarray, count: int) -> float:
 def drive_kernel(
     z: np.ndarray,
     sites: np.ndarray,
-    threshold: np.ndarray,
-    sink_degree: np.ndarray,
-    stencil: np.ndarray,
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    pos: np.ndarray,
+    cells: CellLayout,
     toppled: np.ndarray,
     counter: np.ndarray,
     size: np.ndarray,
@@ -202,8 +196,7 @@ def drive_kernel(
     no_topplings = np.empty(0, dtype=np.int64)
     for a in range(sites.shape[0]):
         s, ar, du, ra, lo = avalanche_kernel(
-            z, sites[a], threshold, sink_degree, stencil, indptr, indices, pos, toppled,
-            counter, front, touched, no_topplings, False,
+            z, sites[a], cells, toppled, counter, front, touched, no_topplings, False
         )
         size[a] = s
         area[a] = ar

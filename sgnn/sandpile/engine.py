@@ -129,10 +129,8 @@ def add_grain(z: np.ndarray, site: Any, graph: SandpileGraph | None = None) -> A
     zc = _to_cells(arr, cells)
     topplings = np.zeros(zc.size, dtype=np.int64)
     size, area, duration, radius, lost = _kernels.avalanche_kernel(
-        zc, cells.node_cell[node], cells.threshold, cells.sink_degree, cells.stencil,
-        cells.indptr, cells.indices, cells.pos, np.zeros(zc.size, np.int64),
-        np.zeros(1, np.int64), np.empty(2 * zc.size, np.int64), np.empty(zc.size, np.int64),
-        topplings, True,
+        zc, cells.node_cell[node], cells, np.zeros(zc.size, np.int64), np.zeros(1, np.int64),
+        np.empty(2 * zc.size, np.int64), np.empty(zc.size, np.int64), topplings, True,
     )  # fmt: skip
     z[...] = zc[cells.node_cell].reshape(arr.shape)
     site_out = (int(site[0]), int(site[1])) if arr.ndim == 2 else int(site)
@@ -212,8 +210,7 @@ def drive(
             out["sites"][sl] = gen.integers(0, n, size=stop - done)
             tic = time.perf_counter()
             _kernels.drive_kernel(
-                zc, cells.node_cell[out["sites"][sl]], cells.threshold, cells.sink_degree,
-                cells.stencil, cells.indptr, cells.indices, cells.pos, toppled, counter,
+                zc, cells.node_cell[out["sites"][sl]], cells, toppled, counter,
                 out["size"][sl], out["area"][sl],
                 out["duration"][sl], out["radius"][sl], out["lost"][sl],
             )  # fmt: skip

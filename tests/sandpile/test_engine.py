@@ -234,3 +234,10 @@ def test_radius_is_nan_without_positions() -> None:
     z = graph.threshold - 1
     av = add_grain(z, 3, graph=graph)
     assert av.size > 0 and np.isnan(av.radius)
+
+
+def test_drive_with_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    z = sample_recurrent((8, 8), 0)
+    stats = drive(z, 500, 0, progress=True)
+    assert len(stats) == 500
+    assert "grain" in capsys.readouterr().err
