@@ -29,5 +29,20 @@ napoleon_use_rtype = False
 
 templates_path: list[str] = []
 exclude_patterns = ["_build"]
+html_static_path = ["_static"]
 html_theme = "furo"
 html_title = f"sgnn {release}"
+
+
+def _draw_figures(app: object) -> None:
+    """Figures are drawn from the code at every build, never by hand."""
+    import runpy
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    script = runpy.run_path(str(here / "scripts" / "plot_hierarchy.py"))
+    script["main"](here / "_static" / "hierarchy.png")
+
+
+def setup(app: object) -> None:
+    app.connect("builder-inited", _draw_figures)

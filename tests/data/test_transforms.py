@@ -1,0 +1,95 @@
+"""D4 symmetries of lattice graphs."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric import seed_everything
+
+from sgnn.data import (
+    AddHierarchy,
+    LatticeSymmetry,
+    RandomLatticeSymmetry,
+    lattice_graph,
+    lattice_symmetry,
+    sandpile_to_data,
+)
+from sgnn.sandpile import sample_recurrent
+
+
+def numpy_image(z: np.ndarray, element: int) -> np.ndarray:
+    out = np.rot90(z, element % 4)
+    return np.fliplr(out) if element >= 4 else out
+
+
+@pytest.mark.parametrize("element", range(8))
+def test_lattice_symmetry_acts_like_numpy(element: int) -> None:
+    z = np.arange(12).reshape(3, 4)
+    perm, shape = lattice_symmetry((3, 4), element)
+    expected = numpy_image(z, element)
+    assert shape == expected.shape
+    np.testing.assert_array_equal(z.reshape(-1)[perm.numpy()].reshape(shape), expected)
+
+
+def test_d4_group_structure() -> None:
+    """Eight distinct elements, closed under composition, each with an inverse."""
+    z = np.arange(20).reshape(4, 5)
+    images = {numpy_image(z, e).tobytes() + bytes(numpy_image(z, e).shape) for e in range(8)}
+    assert len(images) == 8
+    for a in range(8):
+        for b in range(8):
+            twice = numpy_image(numpy_image(z, a), b)
+            assert any(np.array_equal(twice, numpy_image(z, c)) for c in range(8))
+
+
+@pytest.mark.parametrize("element", range(8))
+def test_lattice_symmetry_transform_on_data(element: int) -> None:
+    z = sample_recurrent((5, 8), element)
+    top = np.random.default_rng(element).integers(0, 9, size=(5, 8))
+    data = sandpile_to_data(z, drop_site=(1, 6), targets={"top": top, "g": 3.0})
+    before = copy.deepcopy(data)
+    out = LatticeSymmetry(element)(data)
+    for key in before.keys():  # the input is not modified
+        assert torch.equal(before[key], data[key]) if isinstance(data[key], torch.Tensor) else True
+    image = numpy_image(z, element)
+    expected = sandpile_to_data(image, targets={"top": numpy_image(top, element), "g": 3.0})
+    assert out.lattice_shape.tolist() == [list(image.shape)]
+    torch.testing.assert_close(out.x[:, :5], expected.x)  # heights and boundary counts
+    assert torch.equal(out.edge_index, lattice_graph(image.shape)[0])
+    assert torch.equal(out.pos, expected.pos)
+    assert torch.equal(out.top, expected.top) and torch.equal(out.g, expected.g)
+    # The drop site moved with its node.
+    drop = np.zeros((5, 8))
+    drop[1, 6] = 1
+    np.testing.assert_array_equal(out.x[:, 5].numpy(), numpy_image(drop, element).reshape(-1))
+
+
+def test_random_lattice_symmetry_is_seeded_and_covers_d4() -> None:
+    data = sandpile_to_data(sample_recurrent((3, 5), 0))
+    seed_everything(0)
+    first = [RandomLatticeSymmetry()(data).x for _ in range(50)]
+    seed_everything(0)
+    second = [RandomLatticeSymmetry()(data).x for _ in range(50)]
+    assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+    images = {tuple(x[:, :4].argmax(1).tolist()) for x in first}
+    assert len(images) == 8
+
+
+def test_transform_reprs_and_errors() -> None:
+    assert repr(LatticeSymmetry(5)) == "LatticeSymmetry(5)"
+    assert repr(RandomLatticeSymmetry()) == "RandomLatticeSymmetry()"
+    with pytest.raises(ValueError, match="element"):
+        LatticeSymmetry(8)
+    with pytest.raises(TypeError, match="element"):
+        LatticeSymmetry(1.0)
+    data = sandpile_to_data(np.zeros((4, 4), dtype=int))
+    with pytest.raises(ValueError, match="before AddHierarchy"):
+        LatticeSymmetry(1)(AddHierarchy()(data))
+    del data.lattice_shape
+    with pytest.raises(ValueError, match="lattice_shape"):
+        LatticeSymmetry(1)(data)
+    with pytest.raises(ValueError, match="lattice_shape"):
+        AddHierarchy()(data)
