@@ -15,13 +15,14 @@ from sgnn.data import lattice_graph, sandpile_to_data
 from sgnn.sandpile import sample_recurrent
 
 
-def brute_lattice(shape: tuple[int, int], periodic: bool) -> set[tuple[int, int]]:
-    g = nx.grid_2d_graph(*shape, periodic=periodic) if min(shape) > 2 or not periodic else None
+def brute_lattice(shape: tuple[int, int], periodic: bool, d: int = 1) -> set[tuple[int, int]]:
+    simple = d == 1 and (min(shape) > 2 or not periodic)
+    g = nx.grid_2d_graph(*shape, periodic=periodic) if simple else None
     h, w = shape
     edges = set()
     for i in range(h):
         for j in range(w):
-            for a, b in ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1)):
+            for a, b in ((i - d, j), (i + d, j), (i, j - d), (i, j + d)):
                 if periodic:
                     a, b = a % h, b % w
                 elif not (0 <= a < h and 0 <= b < w):
@@ -33,14 +34,15 @@ def brute_lattice(shape: tuple[int, int], periodic: bool) -> set[tuple[int, int]
     return edges
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.integers(1, 9), st.integers(1, 9), st.sampled_from(["open", "periodic"]))
-def test_lattice_graph_matches_brute_force(h: int, w: int, boundary: str) -> None:
-    edge_index, pos = lattice_graph((h, w), boundary)
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 9), st.integers(1, 9), st.sampled_from(["open", "periodic"]),
+       st.sampled_from([1, 1, 2, 3, 4]))  # fmt: skip
+def test_lattice_graph_matches_brute_force(h: int, w: int, boundary: str, d: int) -> None:
+    edge_index, pos = lattice_graph((h, w), boundary, dilation=d)
     assert edge_index.dtype == torch.long and pos.dtype == torch.long
     pairs = [tuple(e) for e in edge_index.t().tolist()]
     assert pairs == sorted(set(pairs))  # coalesced: sorted, no duplicates
-    assert set(pairs) == brute_lattice((h, w), boundary == "periodic")
+    assert set(pairs) == brute_lattice((h, w), boundary == "periodic", d)
     assert is_undirected(edge_index)
     np.testing.assert_array_equal(pos.numpy(), np.argwhere(np.ones((h, w))))
 
@@ -120,3 +122,9 @@ def test_sandpile_to_data_rejects_bad_input(z, kwargs, exc, match) -> None:
 def test_lattice_graph_rejects_bad_input(shape, boundary, exc) -> None:
     with pytest.raises(exc, match=r"shape|boundary"):
         lattice_graph(shape, boundary)
+
+
+@pytest.mark.parametrize("dilation", [0, -2, 1.5, True])
+def test_lattice_graph_rejects_bad_dilation(dilation) -> None:
+    with pytest.raises(ValueError, match="dilation"):
+        lattice_graph((4, 4), dilation=dilation)

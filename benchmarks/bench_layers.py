@@ -1,0 +1,207 @@
+"""Speed and memory of the layers, each next to baselines measured in the same run.
+
+Prints ``name: value unit`` lines (medians over repeats; this machine is noisy).
+Every measurement runs in a fresh subprocess, so its peak memory is the growth
+of the process's peak resident set over its size before the measured steps.
+
+* ``EGNNConv`` (hidden 64, kNN graph with k = 16, 3-D), forward + backward, at
+  N = 10^3, 2·10^3, 10^4, 10^5, against
+
+  - ``egnn-pytorch`` (PyPI, ``EGNN(dim=64, num_nearest_neighbors=16)``,
+    dense pairwise distances) where it is installed and fits, and
+  - a straightforward sparse EGNN layer written below (per-edge concatenation
+    ``[h_i, h_j, d²]`` through the edge MLP, as in the authors' code);
+
+  with the ratios between sizes, which should follow the number of edges.
+* ``RGNet`` (hidden 32, depth 2) forward on 256², 512², 1024² lattices, with
+  the ratios between sizes, which should follow the number of sites.
+
+Usage: ``python benchmarks/bench_layers.py [--repeats 5] [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+K = 16
+HIDDEN = 64
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _measure(step: Callable[[], None], repeats: int) -> dict[str, float]:
+    before = _rss_bytes()
+    step()  # warm-up; the peak of a step is reached here already
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - tic)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"time": statistics.median(times), "memory": max(0, peak - before)}
+
+
+class SparseEGNNLayer(nn.Module):
+    """A straightforward sparse EGNN layer: edge inputs concatenated per edge."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        act = nn.SiLU
+        self.edge_mlp = nn.Sequential(nn.Linear(2 * dim + 1, hidden), act(),
+                                      nn.Linear(hidden, hidden), act())  # fmt: skip
+        self.coord_mlp = nn.Sequential(nn.Linear(hidden, hidden), act(), nn.Linear(hidden, 1))
+        self.node_mlp = nn.Sequential(nn.Linear(dim + hidden, hidden), act(),
+                                      nn.Linear(hidden, dim))  # fmt: skip
+
+    def forward(self, h: torch.Tensor, x: torch.Tensor,
+                edge_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        src, dst = edge_index
+        diff = x[dst] - x[src]
+        radial = (diff**2).sum(1, keepdim=True)
+        m = self.edge_mlp(torch.cat([h[dst], h[src], radial], dim=1))
+        shift = torch.zeros_like(x).index_add_(0, dst, diff * self.coord_mlp(m))
+        agg = torch.zeros(h.size(0), m.size(1), dtype=h.dtype).index_add_(0, dst, m)
+        return h + self.node_mlp(torch.cat([h, agg], dim=1)), x + shift
+
+
+def worker(kind: str, size: int, repeats: int) -> dict[str, float]:
+    torch.manual_seed(0)
+    if kind == "rgnet":
+        from sgnn.data import AddHierarchy, sandpile_to_data
+        from sgnn.nn import RGNet
+        from sgnn.sandpile import sample_recurrent
+
+        data = AddHierarchy()(sandpile_to_data(sample_recurrent((size, size), 0)))
+        model = RGNet(5, 32, 2, depth=2).eval()
+
+        def step() -> None:
+            with torch.no_grad():
+                model(data)
+
+        return _measure(step, repeats)
+    n = size
+    pos = torch.randn(n, 3)
+    feats = torch.randn(n, HIDDEN)
+    if kind == "egnn_pytorch":
+        from egnn_pytorch import EGNN
+
+        layer = EGNN(dim=HIDDEN, num_nearest_neighbors=K)
+        f, c = feats[None], pos[None]
+
+        def step() -> None:
+            out_f, out_c = layer(f, c)
+            (out_f.sum() + out_c.sum()).backward()
+
+        return _measure(step, repeats)
+    from sgnn.data import particles_to_data
+
+    edge_index = particles_to_data(pos, graph="knn", k=K).edge_index
+    if kind == "sgnn":
+        from sgnn.nn import EGNNConv
+
+        conv = EGNNConv(HIDDEN, HIDDEN, HIDDEN)
+    else:
+        conv = SparseEGNNLayer(HIDDEN, HIDDEN)
+
+    def step() -> None:
+        h, x = conv(feats, pos, edge_index)
+        (h.sum() + x.sum()).backward()
+
+    result = _measure(step, repeats)
+    # The graph itself, built by scipy's k-d tree, timed apart from the layer.
+    tic = time.perf_counter()
+    particles_to_data(pos, graph="knn", k=K)
+    result["graph_time"] = time.perf_counter() - tic
+    return result
+
+
+def run(kind: str, size: int, repeats: int, timeout: float = 300) -> dict[str, float] | None:
+    cmd = [sys.executable, __file__, "--worker", kind, str(size), "--repeats", str(repeats)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    if done.returncode != 0:
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def report(name: str, value: float, unit: str) -> None:
+    print(f"{name}: {value:.4g} {unit}", flush=True)
+
+
+def report_growth(prefix: str, results: dict[int, dict[str, float] | None], label: str,
+                  what: str) -> None:  # fmt: skip
+    """Time and memory ratios between successive sizes, next to the size ratio."""
+    for a, b in itertools.pairwise(sorted(results)):
+        ra, rb = results[a], results[b]
+        if ra and rb:
+            note = f"({what} x{b / a:g})"
+            report(f"{prefix}_time_ratio_{label}{b}_over_{label}{a}", rb["time"] / ra["time"], note)
+            memory = rb["memory"] / max(ra["memory"], 1)
+            report(f"{prefix}_memory_ratio_{label}{b}_over_{label}{a}", memory, note)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--worker", nargs=2, metavar=("KIND", "SIZE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker[0], int(args.worker[1]), args.repeats)))
+        return
+    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, medians of "
+          f"{args.repeats}, forward+backward, hidden {HIDDEN}, kNN k={K}, 3-D")  # fmt: skip
+    sizes = [1000, 2000] if args.quick else [1000, 2000, 10_000, 100_000]
+    results: dict[str, dict[int, dict[str, float] | None]] = {}
+    for kind in ("sgnn", "sparse_reference", "egnn_pytorch"):
+        results[kind] = {}
+        for n in sizes:
+            if kind == "egnn_pytorch" and n > 10_000:
+                results[kind][n] = None  # dense N x N distances: 40 GB at N = 10^5
+                continue
+            results[kind][n] = res = run(kind, n, args.repeats)
+            if res is None:
+                print(f"egnnconv_{kind}_N{n}: n/a (failed, not installed, or out of time)")
+                continue
+            report(f"egnnconv_{kind}_N{n}_time", res["time"], "s")
+            report(f"egnnconv_{kind}_N{n}_peak_memory", res["memory"] / 2**20, "MiB")
+            if "graph_time" in res and kind == "sgnn":
+                report(f"knn_graph_scipy_N{n}_time", res["graph_time"], "s")
+    ours = results["sgnn"]
+    for base in ("egnn_pytorch", "sparse_reference"):
+        for n in sizes:
+            theirs = results[base].get(n)
+            if ours.get(n) and theirs:
+                report(f"egnnconv_speedup_vs_{base}_N{n}", theirs["time"] / ours[n]["time"], "x")
+    report_growth("egnnconv", ours, "N", "edges")
+    lattice = [64, 128] if args.quick else [256, 512, 1024]
+    rg: dict[int, dict[str, float] | None] = {}
+    for side in lattice:
+        rg[side] = res = run("rgnet", side, args.repeats)
+        if res is None:
+            print(f"rgnet_{side}x{side}: n/a")
+            continue
+        report(f"rgnet_forward_{side}x{side}_time", res["time"], "s")
+        report(f"rgnet_forward_{side}x{side}_peak_memory", res["memory"] / 2**20, "MiB")
+    report_growth("rgnet", {side * side: res for side, res in rg.items()}, "sites", "sites")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""Equivariant layers and models as PyG modules.
+
+* permutation: :class:`DeepSetsLayer`, :class:`PairwiseSetConv`, :class:`SetReadout`;
+* E(n): :class:`EGNNConv`, :class:`EGNN`;
+* lattice (D4): :class:`LatticeConv`;
+* coarse-graining: :class:`RGNet`.
+"""
+
+from .deepsets import DeepSetsLayer
+from .egnn import EGNN, EGNNOutput
+from .egnn_conv import EGNNConv
+from .lattice_conv import LatticeConv
+from .pairwise_set_conv import PairwiseSetConv
+from .rgnet import RGNet
+from .set_readout import SetReadout
+
+__all__ = [
+    "EGNN",
+    "DeepSetsLayer",
+    "EGNNConv",
+    "EGNNOutput",
+    "LatticeConv",
+    "PairwiseSetConv",
+    "RGNet",
+    "SetReadout",
+]

@@ -1,0 +1,72 @@
+"""Shared machinery of layers whose message is a one-hidden-layer network of (x_i, x_j)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+from torch.nn import Linear, Module
+from torch_geometric.nn import MessagePassing
+
+
+class PairMessagePassing(MessagePassing):
+    r"""Base of :class:`~sgnn.nn.PairwiseSetConv` and :class:`~sgnn.nn.LatticeConv`.
+
+    The message is :math:`W_2\,\sigma(W_1 \mathbf{u}_{ij} + \mathbf{b}_1)` with
+    :math:`\mathbf{u}_{ij} = [\mathbf{x}_i, \mathbf{x}_j]` or, with
+    ``with_difference``, :math:`[\mathbf{x}_i, \mathbf{x}_j, \mathbf{x}_i -
+    \mathbf{x}_j]`. The first layer is linear in :math:`\mathbf{x}_i` and
+    :math:`\mathbf{x}_j` separately, so it is applied to nodes before pairing.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        hidden_channels: int | None,
+        aggr: str,
+        act: Callable[[], Module],
+        with_difference: bool,
+    ) -> None:
+        super().__init__(aggr=aggr)
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.hidden_channels = hidden_channels or out_channels
+        self.with_difference = with_difference
+        blocks = 3 if with_difference else 2
+        self.lin_pair = Linear(blocks * in_channels, self.hidden_channels)
+        self.act = act()
+        self.lin_msg = Linear(self.hidden_channels, out_channels)
+        self.lin_root = Linear(in_channels, out_channels, bias=False)
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        self.lin_pair.reset_parameters()
+        self.lin_msg.reset_parameters()
+        self.lin_root.reset_parameters()
+
+    def node_terms(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(W_1 u)`` split into its target part (with the bias) and source part."""
+        if x.dim() != 2 or x.size(1) != self.in_channels:
+            raise ValueError(f"x must have shape (N, {self.in_channels}), got {tuple(x.shape)}")
+        f = self.in_channels
+        w = self.lin_pair.weight
+        a, b = w[:, :f], w[:, f : 2 * f]
+        if self.with_difference:
+            c = w[:, 2 * f :]
+            a, b = a + c, b - c
+        return torch.addmm(self.lin_pair.bias, x, a.t()), x @ b.t()
+
+    def propagate_pairs(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        """``lin_root(x)`` plus the aggregated messages along ``edge_index``."""
+        target, source = self.node_terms(x)
+        n = x.size(0)
+        out = self.propagate(edge_index, target=target, source=source, size=(n, n))
+        return self.lin_root(x) + out
+
+    def message(self, target_i: Tensor, source_j: Tensor) -> Tensor:
+        return self.lin_msg(self.act(target_i + source_j))

@@ -1,0 +1,123 @@
+"""A stack of E(n)-equivariant convolutions with node-, coordinate- and graph-level outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from torch import Tensor
+from torch.nn import Linear, Module, ModuleList, SiLU
+
+from ._mlp import mlp
+from .egnn_conv import EGNNConv
+from .set_readout import SetReadout
+
+__all__ = ["EGNN", "EGNNOutput"]
+
+
+class EGNNOutput(NamedTuple):
+    """Outputs of :class:`EGNN`: invariant node features, positions, velocities
+    (velocity variant, else :obj:`None`) and the graph output (or :obj:`None`)."""
+
+    node: Tensor
+    pos: Tensor
+    vel: Tensor | None
+    graph: Tensor | None
+
+
+class EGNN(Module):
+    r"""An E(n)-equivariant graph neural network (Satorras et al., 2021).
+
+    An embedding :math:`\mathbf{h}^0 = W\mathbf{x}`, then ``num_layers``
+    :class:`EGNNConv` layers updating features, positions and (in the velocity
+    variant) velocities, then an invariant node head and, optionally, a
+    permutation-invariant graph readout (:class:`SetReadout`) with its own
+    head. Invariant outputs are invariant and positions/velocities equivariant
+    under :math:`E(n)` and node permutations, because every layer is.
+
+    Args:
+        in_channels (int): Size of each input node feature.
+        hidden_channels (int): Size of features and messages in every layer.
+        num_layers (int): Number of :class:`EGNNConv` layers.
+        out_channels (int, optional): Size of the node output.
+            (default: :obj:`None`, ``hidden_channels``)
+        graph_channels (int, optional): Size of a graph output.
+            (default: :obj:`None`, none)
+        readout (str, optional): Readout of the graph output, see
+            :class:`SetReadout`. (default: ``"sum"``)
+        act (Callable, optional): Activation. (default: :class:`torch.nn.SiLU`)
+        **conv_kwargs: Passed to every :class:`EGNNConv` (``edge_dim``,
+            ``velocity``, ``normalize``, ``tanh``, ``attention``,
+            ``coord_aggr``, ``coord_scale``, ``box``).
+
+    Shapes:
+        - **input:** node features :math:`(N, F)`, positions :math:`(N, n)`,
+          ``edge_index`` :math:`(2, E)`, edge attributes :math:`(E, D)`
+          *(optional)*, velocities :math:`(N, n)` *(velocity variant)*,
+          ``batch`` :math:`(N,)` *(optional)*
+        - **output:** :class:`EGNNOutput`
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
+        out_channels: int | None = None,
+        graph_channels: int | None = None,
+        readout: str = "sum",
+        act: Callable[[], Module] = SiLU,
+        **conv_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"num_layers must be a positive int, got {num_layers!r}")
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.num_layers = num_layers
+        self.out_channels = out_channels or hidden_channels
+        self.graph_channels = graph_channels
+        self.velocity = bool(conv_kwargs.get("velocity", False))
+        self.embedding = Linear(in_channels, hidden_channels)
+        self.convs = ModuleList(
+            EGNNConv(hidden_channels, hidden_channels, hidden_channels, act=act, **conv_kwargs)
+            for _ in range(num_layers)
+        )
+        self.head = mlp(hidden_channels, hidden_channels, self.out_channels, act)
+        self.readout = SetReadout(hidden_channels, readout) if graph_channels else None
+        self.graph_head = (
+            mlp(hidden_channels, hidden_channels, graph_channels, act) if graph_channels else None
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    def forward(
+        self,
+        x: Tensor,
+        pos: Tensor,
+        edge_index: Tensor,
+        edge_attr: Tensor | None = None,
+        vel: Tensor | None = None,
+        batch: Tensor | None = None,
+    ) -> EGNNOutput:
+        h = self.embedding(x)
+        for conv in self.convs:
+            if self.velocity:
+                h, pos, vel = conv(h, pos, edge_index, edge_attr, vel)
+            else:
+                h, pos = conv(h, pos, edge_index, edge_attr)
+        graph = None
+        if self.readout is not None:
+            graph = self.graph_head(self.readout(h, batch))
+        return EGNNOutput(self.head(h), pos, vel if self.velocity else None, graph)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.in_channels}, {self.hidden_channels}, "
+            f"num_layers={self.num_layers}, out_channels={self.out_channels}, "
+            f"graph_channels={self.graph_channels}, velocity={self.velocity})"
+        )

@@ -1,0 +1,379 @@
+"""Equivariance assertions that users run on their own modules."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from ..data.hierarchy import coarse_grain, coarse_grain_hierarchy
+from ..data.lattice import check_lattice_shape
+from ..data.transforms import LatticeSymmetry, lattice_symmetry
+
+__all__ = [
+    "assert_coarse_graining_equivariant",
+    "assert_en_equivariant",
+    "assert_lattice_symmetric",
+    "assert_permutation_equivariant",
+    "random_orthogonal",
+]
+
+Forward = Callable[[torch.nn.Module, Data], Any]
+KINDS = ("node", "graph", "edge", "position", "vector", "ignore")
+# Coarse levels of a HierarchicalData index their own nodes, not the permuted ones.
+_LEVEL_EDGES = re.compile(r"^edge_index_\d+$")
+BASE_TOL = {torch.float64: 1e-9, torch.float32: 1e-4, torch.float16: 1e-2, torch.bfloat16: 1e-2}
+
+
+def random_orthogonal(n: int, generator: torch.Generator, reflection: bool | None = None,
+                      dtype: torch.dtype = torch.float64) -> Tensor:  # fmt: skip
+    r"""A random :math:`n \times n` orthogonal matrix (Haar measure on :math:`O(n)`).
+
+    Args:
+        n (int): Dimension.
+        generator (torch.Generator): Source of randomness.
+        reflection (bool, optional): Force :math:`\det = -1` (:obj:`True`) or
+            :math:`+1` (:obj:`False`). (default: :obj:`None`, either)
+        dtype (torch.dtype, optional): (default: ``torch.float64``)
+    """
+    a = torch.randn(n, n, generator=generator, dtype=torch.float64)
+    q, r = torch.linalg.qr(a)
+    q = q * torch.sign(torch.diagonal(r))  # the sign fix makes the distribution Haar
+    if reflection is not None and (torch.det(q) < 0) != reflection:
+        q[:, 0] = -q[:, 0]
+    return q.to(dtype)
+
+
+def assert_permutation_equivariant(
+    module: torch.nn.Module,
+    data: Data,
+    forward: Forward | None = None,
+    output: str | Sequence[str] = "node",
+    trials: int = 3,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+    atol: float | None = None,
+    prepare: Callable[[Data], Data] | None = None,
+) -> None:
+    r"""Assert :math:`f(\pi \cdot G) = \pi \cdot f(G)` for random node permutations :math:`\pi`.
+
+    Nodes are permuted with random non-identity permutations (within each
+    graph of a batch, so that ``batch`` stays sorted); every node-level
+    attribute of ``data`` moves with its node and ``edge_index`` (and any
+    other key holding an index of shape :math:`(2, E)`) is relabelled, edges
+    keeping their order. Outputs are compared by their ``output`` kind:
+    ``"node"``, ``"position"`` and ``"vector"`` outputs are permuted,
+    ``"graph"`` and ``"edge"`` outputs must be unchanged, ``"ignore"`` is
+    skipped.
+
+    Args:
+        module (torch.nn.Module): The module under test (a copy is cast to
+            ``dtype``; the original is untouched).
+        data (torch_geometric.data.Data): A graph or a batch of graphs.
+        forward (Callable, optional): ``forward(module, data)`` returning a
+            tensor or a tuple of tensors. By default ``module`` is called with
+            the attributes of ``data`` named like its ``forward`` parameters
+            (``x`` also as ``input``, torch's name), or with ``data`` itself
+            if none matches.
+        output (str or Sequence[str], optional): Kind of each output, or one
+            kind for all. (default: ``"node"``)
+        trials (int, optional): Number of random permutations. (default: ``3``)
+        seed (int, optional): Seed of the random permutations. (default: ``0``)
+        dtype (torch.dtype, optional): Floating dtype of the comparison.
+            (default: ``torch.float64``)
+        atol (float, optional): Absolute tolerance per unit of output
+            magnitude. (default: :obj:`None`, 1e-9 in float64, 1e-4 in float32)
+        prepare (Callable, optional): Applied to the original and to every
+            transformed graph before the call, e.g. to rebuild edges or edge
+            features from positions. (default: :obj:`None`)
+
+    Raises:
+        AssertionError: Naming the trial, the output and the largest error.
+    """
+    module, data = _prepare(module, data, dtype)
+    gen = torch.Generator().manual_seed(seed)
+    reference = _outputs(module, data, forward, output, prepare)
+    for trial in range(trials):
+        perm = _random_permutation(data, gen)
+        moved = _permute(data, perm)
+        got = _outputs(module, moved, forward, output, prepare)
+        for index, (kind, ref, out) in enumerate(zip(_kinds(output, reference), reference, got,
+                                                     strict=True)):  # fmt: skip
+            expected = ref[perm] if kind in ("node", "position", "vector") else ref
+            _compare(out, expected, dtype, atol,
+                     f"permutation trial {trial}: output {index} ({kind})")  # fmt: skip
+
+
+def assert_en_equivariant(
+    module: torch.nn.Module,
+    data: Data,
+    n: int | None = None,
+    forward: Forward | None = None,
+    output: str | Sequence[str] = ("node", "position"),
+    position_keys: Sequence[str] = ("pos",),
+    vector_keys: Sequence[str] = ("vel",),
+    trials: int = 4,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+    atol: float | None = None,
+    prepare: Callable[[Data], Data] | None = None,
+) -> None:
+    r"""Assert E(n) and permutation equivariance:
+    :math:`f(\pi(Q\mathbf{x} + \mathbf{t}), \pi\mathbf{h}) = \pi(Q f_x + \mathbf{t}, f_h)`.
+
+    Each trial draws a random orthogonal :math:`Q` (half of the trials a
+    reflection, :math:`\det Q = -1`), a random translation :math:`\mathbf{t}`
+    and a random node permutation :math:`\pi`. Attributes in
+    ``position_keys`` become :math:`Q\mathbf{x} + \mathbf{t}`, those in
+    ``vector_keys`` :math:`Q\mathbf{v}`; every other attribute (edge
+    attributes included) is treated as invariant. Outputs are compared by
+    kind: ``"position"`` as :math:`Q\mathbf{y} + \mathbf{t}`, ``"vector"`` as
+    :math:`Q\mathbf{y}`, ``"node"`` as invariant features that permute,
+    ``"graph"``/``"edge"`` as invariants.
+
+    Args:
+        module (torch.nn.Module): The module under test.
+        data (torch_geometric.data.Data): Its input, with ``pos``.
+        n (int, optional): Dimension; ``data.pos.size(1)`` if omitted.
+        forward, output, trials, seed, dtype, atol, prepare: As in
+            :func:`assert_permutation_equivariant`; ``prepare`` runs after the
+            transformation, so it can recompute edge features from positions.
+        position_keys (Sequence[str], optional): Inputs that are positions.
+            (default: ``("pos",)``)
+        vector_keys (Sequence[str], optional): Inputs that are vectors.
+            (default: ``("vel",)``)
+    """
+    module, data = _prepare(module, data, dtype)
+    present = [k for k in position_keys if k in data]
+    if not present:
+        raise ValueError(f"data has none of the position keys {tuple(position_keys)}")
+    dim = n if n is not None else int(data[present[0]].size(1))
+    gen = torch.Generator().manual_seed(seed)
+    reference = _outputs(module, data, forward, output, prepare)
+    kinds = _kinds(output, reference)
+    for trial in range(trials):
+        q = random_orthogonal(dim, gen, reflection=trial % 2 == 1, dtype=dtype)
+        t = torch.randn(dim, generator=gen, dtype=dtype) * 3
+        perm = _random_permutation(data, gen)
+        moved = _permute(data, perm)
+        for key in present:
+            moved[key] = moved[key] @ q.t() + t
+        for key in vector_keys:
+            if key in moved:
+                moved[key] = moved[key] @ q.t()
+        got = _outputs(module, moved, forward, output, prepare)
+        what = f"E({dim}) trial {trial} (det Q = {int(torch.det(q).round())})"
+        for index, (kind, ref, out) in enumerate(zip(kinds, reference, got, strict=True)):
+            expected = ref
+            if kind in ("node", "position", "vector"):
+                expected = expected[perm]
+            if kind == "position":
+                expected = expected @ q.t() + t
+            elif kind == "vector":
+                expected = expected @ q.t()
+            _compare(out, expected, dtype, atol, f"{what}: output {index} ({kind})")
+
+
+def assert_lattice_symmetric(
+    module: torch.nn.Module,
+    data: Data,
+    forward: Forward | None = None,
+    output: str | Sequence[str] = "node",
+    prepare: Callable[[Data], Data] | None = None,
+    dtype: torch.dtype = torch.float64,
+    atol: float | None = None,
+) -> None:
+    r"""Assert equivariance under all 8 symmetries :math:`g \in D_4` of a square-lattice graph.
+
+    Builds :math:`g \cdot G` with :class:`~sgnn.data.LatticeSymmetry` (nodes,
+    features and positions move; ``edge_index`` is rebuilt) and checks
+    :math:`f(g \cdot G) = g \cdot f(G)`: ``"node"`` outputs move with their
+    sites, ``"graph"`` outputs are invariant.
+
+    Args:
+        module (torch.nn.Module): The module under test.
+        data (torch_geometric.data.Data): A lattice graph with
+            ``lattice_shape`` (as built by :func:`~sgnn.data.sandpile_to_data`).
+        forward, output, dtype, atol: As in :func:`assert_permutation_equivariant`.
+        prepare (Callable, optional): Applied to the original and to every
+            transformed graph before the call, e.g. :class:`~sgnn.data.AddHierarchy`.
+            (default: :obj:`None`)
+    """
+    module, data = _prepare(module, data, dtype)
+    if "lattice_shape" not in data:
+        raise ValueError("data needs lattice_shape (H, W); build it with sandpile_to_data")
+    shape = tuple(int(v) for v in data.lattice_shape.view(-1)[:2])
+
+    reference = _outputs(module, data, forward, output, prepare)
+    kinds = _kinds(output, reference)
+    for element in range(8):
+        perm, _ = lattice_symmetry(shape, element)
+        got = _outputs(module, LatticeSymmetry(element)(data), forward, output, prepare)
+        for index, (kind, ref, out) in enumerate(zip(kinds, reference, got, strict=True)):
+            expected = ref[perm] if kind in ("node", "position", "vector") else ref
+            _compare(out, expected, dtype, atol, f"D4 element {element}: output {index} ({kind})")
+
+
+def assert_coarse_graining_equivariant(
+    model: torch.nn.Module,
+    shape: tuple[int, int],
+    in_channels: int | None = None,
+    factor: int = 2,
+    pool: str = "mean",
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+    atol: float | None = None,
+) -> None:
+    r"""Assert :math:`f(P\mathbf{x})^{(k)} = f(\mathbf{x})^{(k+1)}` at every level :math:`k`.
+
+    Draws random features :math:`\mathbf{x}` on the ``shape`` lattice, pools
+    them to the lattice :math:`b` times smaller (:math:`P`, ``pool``), and
+    compares the per-level outputs of ``model`` on both, each with its
+    natural hierarchy. ``model(data, return_levels=True)`` must return the
+    list of node outputs of every level, as :class:`~sgnn.nn.RGNet` does.
+
+    Args:
+        model (torch.nn.Module): The model under test.
+        shape (tuple[int, int]): The fine lattice, sides multiples of ``factor``.
+        in_channels (int, optional): Input feature size; ``model.in_channels``
+            if omitted.
+        factor (int, optional): Block side :math:`b`. (default: ``2``)
+        pool (str, optional): The pooling :math:`P` the model lifts with.
+            (default: ``"mean"``)
+        seed, dtype, atol: As in :func:`assert_permutation_equivariant`.
+    """
+    h, w = check_lattice_shape(shape)
+    if h % factor or w % factor:
+        raise ValueError(f"shape {shape} must have sides that are multiples of factor={factor}")
+    model = copy.deepcopy(model).to(dtype)
+    channels = in_channels if in_channels is not None else getattr(model, "in_channels", None)
+    if channels is None:
+        raise ValueError("give in_channels: the model has no in_channels attribute")
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(h * w, channels, generator=gen, dtype=torch.float64).to(dtype)
+    fine = coarse_grain_hierarchy((h, w), factor)
+    coarse = coarse_grain_hierarchy((h // factor, w // factor), factor)
+    px = coarse_grain(x, fine.cluster[0], pool)
+    with torch.no_grad():
+        out_fine = model(_lattice_data(x, fine, (h, w)), return_levels=True)
+        out_coarse = model(_lattice_data(px, coarse, (h // factor, w // factor)),
+                           return_levels=True)  # fmt: skip
+    if len(out_fine) != fine.num_levels or len(out_coarse) != coarse.num_levels:
+        raise AssertionError(
+            f"the model returned {len(out_fine)} and {len(out_coarse)} levels for hierarchies of "
+            f"{fine.num_levels} and {coarse.num_levels}"
+        )
+    for k, (got, expected) in enumerate(zip(out_coarse, out_fine[1:], strict=True)):
+        _compare(got, expected, dtype, atol,
+                 f"coarse-graining: level {k} of f(Px) vs level {k + 1} of f(x)")  # fmt: skip
+
+
+# --------------------------------------------------------------------------- helpers
+def _lattice_data(x: Tensor, hierarchy: Any, shape: tuple[int, int]) -> Data:
+    data = Data(x=x, edge_index=hierarchy.edge_index[0], pos=hierarchy.pos[0],
+                lattice_shape=torch.tensor([list(shape)]), num_nodes=x.size(0))  # fmt: skip
+    return hierarchy.attach(data)
+
+
+def _prepare(module: torch.nn.Module, data: Data, dtype: torch.dtype) -> tuple[Any, Data]:
+    if not isinstance(data, Data):
+        raise TypeError(f"data must be a torch_geometric.data.Data, got {type(data).__name__}")
+    module = copy.deepcopy(module).to(dtype)
+    data = copy.copy(data)
+    for key, value in data.items():
+        if isinstance(value, Tensor) and value.is_floating_point():
+            data[key] = value.to(dtype)
+    return module, data
+
+
+def _call(module: torch.nn.Module, data: Data, forward: Forward | None) -> Any:
+    if forward is not None:
+        return forward(module, data)
+    params = inspect.signature(module.forward).parameters
+    kwargs = {name: data[name] for name in params if name in data}
+    if "input" in params and "x" in data:  # torch.nn's name for the node features
+        kwargs["input"] = data.x
+    if not kwargs:
+        return module(data)
+    return module(**kwargs)
+
+
+def _outputs(module: torch.nn.Module, data: Data, forward: Forward | None,
+             output: str | Sequence[str],
+             prepare: Callable[[Data], Data] | None = None) -> tuple[Tensor, ...]:  # fmt: skip
+    if prepare is not None:
+        data = prepare(data)
+    with torch.no_grad():
+        out = _call(module, data, forward)
+    if isinstance(out, Tensor):
+        return (out,)
+    if isinstance(out, (tuple, list)):
+        return tuple(out)
+    raise TypeError(f"the module returned {type(out).__name__}; expected tensors")
+
+
+def _kinds(output: str | Sequence[str], outputs: tuple[Any, ...]) -> list[str]:
+    kinds = [output] * len(outputs) if isinstance(output, str) else list(output)
+    if len(kinds) != len(outputs):
+        raise ValueError(f"output names {len(kinds)} kinds for {len(outputs)} outputs")
+    for kind in kinds:
+        if kind not in KINDS:
+            raise ValueError(f"output kinds must be among {KINDS}, got {kind!r}")
+    return kinds
+
+
+def _random_permutation(data: Data, gen: torch.Generator) -> Tensor:
+    """``perm[new] = old``, non-identity, within each graph when ``batch`` is present."""
+    n = data.num_nodes
+    if n < 2:
+        return torch.arange(n)
+    batch = data.get("batch")
+    for _ in range(100):  # a non-identity draw is certain unless every graph has one node
+        keys = torch.rand(n, generator=gen, dtype=torch.float64)
+        if batch is not None:
+            keys = keys + batch.to(torch.float64).cpu()  # graphs stay contiguous and ordered
+        perm = torch.argsort(keys)
+        if not torch.equal(perm, torch.arange(n)):
+            return perm
+    return torch.arange(n)
+
+
+def _permute(data: Data, perm: Tensor) -> Data:
+    n = data.num_nodes
+    inverse = torch.empty_like(perm)
+    inverse[perm] = torch.arange(n)
+    out = copy.copy(data)
+    for key, value in data.items():
+        if not isinstance(value, Tensor):
+            continue
+        is_pairs = value.dim() == 2 and value.size(0) == 2 and not value.is_floating_point()
+        if "index" in key and is_pairs and not _LEVEL_EDGES.match(key):
+            out[key] = inverse.to(value.device)[value]
+        elif data.is_node_attr(key) and value.size(0) == n:
+            out[key] = value[perm.to(value.device)]
+    return out
+
+
+def _compare(got: Any, expected: Any, dtype: torch.dtype, atol: float | None, what: str) -> None:
+    if expected is None or got is None:
+        if (expected is None) != (got is None):
+            raise AssertionError(f"{what}: one output is None and the other is not")
+        return
+    if got.shape != expected.shape:
+        raise AssertionError(f"{what}: shape {tuple(got.shape)} != {tuple(expected.shape)}")
+    scale = max(1.0, float(expected.abs().max())) if expected.numel() else 1.0
+    tol = (atol if atol is not None else BASE_TOL.get(dtype, 1e-4)) * scale
+    if not expected.is_floating_point():
+        if not torch.equal(got, expected):
+            raise AssertionError(f"{what}: integer outputs differ")
+        return
+    error = float((got - expected).abs().max()) if got.numel() else 0.0
+    if not error <= tol:  # also catches NaN
+        raise AssertionError(f"{what} is not equivariant: max |difference| = {error:.3e} "
+                             f"> tolerance {tol:.1e}")  # fmt: skip

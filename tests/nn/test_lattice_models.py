@@ -1,0 +1,134 @@
+"""LatticeConv and RGNet: D4 symmetry, coarse-graining equivariance, batching."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch_geometric.loader import DataLoader
+from torch_geometric.nn import Sequential
+
+from sgnn.data import AddHierarchy, lattice_graph, sandpile_to_data
+from sgnn.nn import LatticeConv, RGNet
+from sgnn.sandpile import sample_recurrent
+from sgnn.testing import (
+    assert_coarse_graining_equivariant,
+    assert_lattice_symmetric,
+    assert_permutation_equivariant,
+)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 9), st.integers(1, 9), st.integers(1, 4), st.sampled_from([1, 2, 4]),
+       st.sampled_from(["sum", "mean", "max"]), st.integers(0, 1000))  # fmt: skip
+def test_lattice_conv_is_d4_and_permutation_equivariant(h, w, out, dilation, aggr, seed) -> None:
+    torch.manual_seed(seed)
+    data = sandpile_to_data(sample_recurrent((h, w), seed))
+    data.edge_index = lattice_graph((h, w), dilation=dilation)[0]
+    conv = LatticeConv(5, out, aggr=aggr)
+    # LatticeSymmetry rebuilds the dilated edges consistently: the dilated lattice is D4-symmetric.
+    assert_lattice_symmetric(conv, data)
+    assert_permutation_equivariant(conv, data)
+
+
+def test_lattice_conv_exact_values() -> None:
+    data = sandpile_to_data(sample_recurrent((3, 4), 0), dtype=torch.float64)
+    conv = LatticeConv(5, 2, hidden_channels=3, aggr="sum").double()
+    out = conv(data.x, data.edge_index)
+    src, dst = data.edge_index
+    ref = data.x @ conv.lin_root.weight.t()
+    for e in range(src.numel()):
+        i, j = dst[e], src[e]
+        u = torch.cat([data.x[i], data.x[j]])
+        ref[i] = ref[i] + conv.lin_msg(conv.act(conv.lin_pair(u)))
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+
+
+def test_lattice_conv_in_sequential_with_batches() -> None:
+    graphs = [sandpile_to_data(sample_recurrent(s, 0), dtype=torch.float64)
+              for s in [(4, 4), (6, 3), (8, 8)]]  # fmt: skip
+    model = Sequential("x, edge_index", [
+        (LatticeConv(5, 8), "x, edge_index -> x"), torch.nn.SiLU(),
+        (LatticeConv(8, 2, aggr="max"), "x, edge_index -> x"),
+    ]).double()  # fmt: skip
+    batch = next(iter(DataLoader(graphs, batch_size=3)))
+    out = model(batch.x, batch.edge_index)
+    for i, g in enumerate(graphs):
+        torch.testing.assert_close(out[batch.batch == i], model(g.x, g.edge_index),
+                                   rtol=0, atol=1e-12)  # fmt: skip
+    compiled = torch.compile(LatticeConv(5, 3), backend="aot_eager")
+    assert compiled(graphs[0].x.float(), graphs[0].edge_index).shape == (16, 3)
+
+
+@pytest.mark.parametrize("L", [8, 16, 32, 64, 128])
+def test_rgnet_exact_is_coarse_graining_equivariant(L: int) -> None:
+    torch.manual_seed(L)
+    model = RGNet(5, 12, 3, mode="exact", depth=2)
+    assert_coarse_graining_equivariant(model, (L, L), atol=1e-10)
+
+
+def test_rgnet_exact_on_rectangles_and_factor_3() -> None:
+    torch.manual_seed(0)
+    assert_coarse_graining_equivariant(RGNet(4, 8, 2), (12, 20), atol=1e-10)
+    assert_coarse_graining_equivariant(RGNet(4, 8, 2, pool="sum"), (18, 9), factor=3,
+                                       pool="sum", atol=1e-10)  # fmt: skip
+
+
+def test_rgnet_unet_is_not_coarse_graining_equivariant() -> None:
+    torch.manual_seed(0)
+    with pytest.raises(AssertionError, match="coarse-graining"):
+        assert_coarse_graining_equivariant(RGNet(5, 12, 3, mode="unet"), (16, 16))
+
+
+@pytest.mark.parametrize("mode", ["exact", "unet"])
+def test_rgnet_is_d4_and_permutation_equivariant(mode: str) -> None:
+    torch.manual_seed(0)
+    data = sandpile_to_data(sample_recurrent((16, 16), 1))
+    model = RGNet(5, 8, 2, mode=mode, graph_channels=3)
+    assert_lattice_symmetric(model, data, forward=lambda m, d: m(d), output=("node", "graph"),
+                             prepare=AddHierarchy())  # fmt: skip
+    assert_permutation_equivariant(model, AddHierarchy()(data), forward=lambda m, d: m(d),
+                                   output=("node", "graph"))  # fmt: skip
+
+
+def test_same_rgnet_runs_on_any_size_and_batches() -> None:
+    torch.manual_seed(0)
+    model = RGNet(5, 8, 2, graph_channels=1)
+    for L in (16, 512):
+        node, graph = model(AddHierarchy()(sandpile_to_data(sample_recurrent((L, L), L))))
+        assert node.shape == (L * L, 2) and graph.shape == (1, 1)
+    transform = AddHierarchy(num_levels=6)
+    graphs = [transform(sandpile_to_data(sample_recurrent((L, L), L), dtype=torch.float64))
+              for L in (16, 32, 24)]  # fmt: skip
+    model = model.double()
+    node, graph = model(next(iter(DataLoader(graphs, batch_size=3))))
+    offset = 0
+    for i, g in enumerate(graphs):
+        n_i, g_i = model(g)
+        torch.testing.assert_close(node[offset : offset + g.num_nodes], n_i, rtol=0, atol=1e-12)
+        torch.testing.assert_close(graph[i : i + 1], g_i, rtol=0, atol=1e-12)
+        offset += g.num_nodes
+
+
+def test_rgnet_repr_and_errors() -> None:
+    assert repr(RGNet(5, 8, 2)) == "RGNet(5, 8, 2, mode='exact', depth=2)"
+    with pytest.raises(ValueError, match="mode"):
+        RGNet(5, 8, 2, mode="other")
+    with pytest.raises(ValueError, match="hierarchy"):
+        RGNet(5, 8, 2)(sandpile_to_data(sample_recurrent((4, 4), 0)))
+    mixed = [AddHierarchy()(sandpile_to_data(sample_recurrent((L, L), 0))) for L in (4, 8)]
+    with pytest.raises(ValueError, match="num_levels"):
+        RGNet(5, 8, 2)(_batch_mixed(mixed))
+
+
+def _batch_mixed(graphs: list) -> object:
+    """A batch whose graphs report different depths (only the keys of the first are kept)."""
+    from torch_geometric.data import Batch
+
+    first, second = graphs
+    second = second.clone()
+    for key in list(second.keys()):
+        if key not in first:
+            del second[key]
+    return Batch.from_data_list([first, second])
