@@ -16,31 +16,15 @@ Usage: ``python benchmarks/bench_graphs.py [--repeats 5] [--quick]``.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
 import torch_geometric
+from _common import median_time, report
 from scipy.spatial import cKDTree
 from torch_geometric.utils import grid
 
 from sgnn.data import coarse_grain_hierarchy, particles_to_data
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up: first-touch allocations, lazy imports
-    times = []
-    for _ in range(repeats):
-        tic = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - tic)
-    return statistics.median(times)
-
-
-def report(name: str, value: float, unit: str) -> None:
-    print(f"{name}: {value:.4g} {unit}", flush=True)
 
 
 def bench_lattice(repeats: int, side: int) -> None:

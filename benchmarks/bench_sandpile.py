@@ -21,25 +21,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable
 
 import numba
 import numpy as np
+from _common import median_time, report
 
 from sgnn.sandpile import drive, identity, is_recurrent, relax, sample_recurrent
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        tic = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - tic)
-    return statistics.median(times)
-
-
-def report(name: str, value: float, unit: str) -> None:
-    print(f"{name}: {value:.4g} {unit}", flush=True)
 
 
 @numba.njit(cache=True)

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 from torch.nn import Linear, Module
 from torch_geometric.nn import MessagePassing
+from torch_geometric.utils import degree
 
 
 class PairMessagePassing(MessagePassing):
@@ -66,7 +67,17 @@ class PairMessagePassing(MessagePassing):
         target, source = self.node_terms(x)
         n = x.size(0)
         out = self.propagate(edge_index, target=target, source=source, size=(n, n))
+        if self._linear_after_aggregation:
+            count = degree(edge_index[1], n, dtype=out.dtype)
+            if self.aggr == "mean":  # the mean of the biases is the bias, where there is one
+                count = (count > 0).to(out.dtype)
+            out = out @ self.lin_msg.weight.t() + count[:, None] * self.lin_msg.bias
         return self.lin_root(x) + out
 
+    @property
+    def _linear_after_aggregation(self) -> bool:
+        return self.aggr in ("sum", "add", "mean")
+
     def message(self, target_i: Tensor, source_j: Tensor) -> Tensor:
-        return self.lin_msg(self.act(target_i + source_j))
+        hidden = self.act(target_i + source_j)
+        return hidden if self._linear_after_aggregation else self.lin_msg(hidden)

@@ -57,7 +57,10 @@ class EGNNConv(MessagePassing):
     to node features before they are gathered onto edges,
     :math:`W[\mathbf{h}_i; \mathbf{h}_j; \dots] = W_1 \mathbf{h}_i + W_2
     \mathbf{h}_j + \dots`, which costs :math:`O(NFH)` instead of
-    :math:`O(EFH)`.
+    :math:`O(EFH)`, and edges are processed ``chunk_size`` at a time, so that
+    the chain of per-edge :math:`E \times H` intermediates stays in cache
+    (on large graphs, edges sorted by target aggregate faster still).
+    :meth:`message` computes one chunk's messages; :meth:`aggregate` is PyG's.
 
     Args:
         in_channels (int): Size :math:`F` of each input node feature.
@@ -83,6 +86,7 @@ class EGNNConv(MessagePassing):
         act (Callable, optional): Activation. (default: :class:`torch.nn.SiLU`)
         eps (float, optional): :math:`\epsilon` of the normalisation.
             (default: ``1e-8``)
+        chunk_size (int, optional): Edges per chunk. (default: ``16384``)
 
     Shapes:
         - **input:** node features :math:`(N, F)`, positions :math:`(N, n)`,
@@ -108,8 +112,12 @@ class EGNNConv(MessagePassing):
         box: float | Tensor | None = None,
         act: Callable[[], Module] = SiLU,
         eps: float = 1e-8,
+        chunk_size: int = 16384,
     ) -> None:
         super().__init__(aggr="sum")
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+        self.chunk_size = chunk_size
         if coord_aggr not in ("sum", "mean"):
             raise ValueError(f"coord_aggr must be 'sum' or 'mean', got {coord_aggr!r}")
         if residual and in_channels != out_channels:
@@ -179,24 +187,30 @@ class EGNNConv(MessagePassing):
                              f"(edge_dim = {self.edge_dim})")  # fmt: skip
         if self.velocity and (vel is None or vel.shape != pos.shape):
             raise ValueError("the velocity variant needs vel of the same shape as pos")
+        n = x.size(0)
         src, dst = edge_index[0], edge_index[1]
-        diff = pos[dst] - pos[src]
-        if self.box is not None:
-            box = self.box.to(diff.dtype)
-            diff = diff - box * torch.round(diff / box)
-        dist2 = (diff * diff).sum(dim=1, keepdim=True)
         weight, bias = self.edge_lin1.weight, self.edge_lin1.bias
         f = self.in_channels
         target = torch.addmm(bias, x, weight[:, :f].t())  # W_1 h_i + b, per node
         source = x @ weight[:, f : 2 * f].t()  # W_2 h_j, per node
-        pre = target.index_select(0, dst) + source.index_select(0, src)
-        pre = pre + dist2 * weight[:, 2 * f]
-        if edge_attr is not None:
-            pre = pre + edge_attr @ weight[:, 2 * f + 1 :].t()
-        # The per-edge inputs pass straight through propagate(); an explicit size
-        # spares it a data-dependent index.max(), which would break torch.compile.
-        n = x.size(0)
-        out = self.propagate(edge_index, pre=pre, diff=diff, dist2=dist2, size=(n, n))
+        box = None if self.box is None else self.box.to(pos.dtype)
+        messages = []
+        for start in range(0, src.numel(), self.chunk_size):
+            s, d = src[start : start + self.chunk_size], dst[start : start + self.chunk_size]
+            diff = pos[d] - pos[s]
+            if box is not None:
+                diff = diff - box * torch.round(diff / box)
+            dist2 = (diff * diff).sum(dim=1, keepdim=True)
+            pre = target.index_select(0, d) + source.index_select(0, s)
+            pre = torch.addcmul(pre, dist2, weight[:, 2 * f])
+            if edge_attr is not None:
+                attr = edge_attr[start : start + self.chunk_size]
+                pre = pre + attr @ weight[:, 2 * f + 1 :].t()
+            messages.append(self.message(pre, diff, dist2))
+        if messages:
+            out = self.aggregate(torch.cat(messages), dst, dim_size=n)
+        else:
+            out = x.new_zeros(n, self.hidden_channels + pos.size(1))
         hidden = self.hidden_channels
         m_sum, shift = out[:, :hidden], out[:, hidden:]
         if self.coord_aggr == "mean":

@@ -179,3 +179,32 @@ def test_repr_and_errors() -> None:
     with pytest.raises(ValueError, match="vel"):
         EGNNConv(4, 4, velocity=True)(torch.randn(3, 4), torch.randn(3, 2),
                                       torch.zeros(2, 0, dtype=torch.long))  # fmt: skip
+
+
+def test_chunked_edges_give_the_same_result_and_gradients() -> None:
+    torch.manual_seed(0)
+    data = random_graph(40, 3, 6, 2)
+    data.x = torch.randn(40, 5, dtype=torch.float64, requires_grad=True)
+    whole = EGNNConv(5, 5, 8, attention=True, coord_aggr="mean").double()
+    chunked = EGNNConv(5, 5, 8, attention=True, coord_aggr="mean", chunk_size=7).double()
+    chunked.load_state_dict(whole.state_dict())
+    outs = []
+    for conv in (whole, chunked):
+        h, x = conv(data.x, data.pos, data.edge_index)
+        (h.square().sum() + x.square().sum()).backward()
+        outs.append((h, x, [p.grad.clone() for p in conv.parameters()]))
+    torch.testing.assert_close(outs[0][0], outs[1][0], rtol=0, atol=1e-12)
+    torch.testing.assert_close(outs[0][1], outs[1][1], rtol=0, atol=1e-12)
+    for a, b in zip(outs[0][2], outs[1][2], strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+
+
+def test_graph_without_edges() -> None:
+    conv = EGNNConv(3, 3, 4).double()
+    x, pos = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 2, dtype=torch.float64)
+    h, p = conv(x, pos, torch.zeros(2, 0, dtype=torch.long))
+    torch.testing.assert_close(p, pos)
+    torch.testing.assert_close(h, x + conv.node_mlp(torch.cat([x, torch.zeros(4, 4,
+                                                     dtype=torch.float64)], 1)))  # fmt: skip
+    with pytest.raises(ValueError, match="chunk_size"):
+        EGNNConv(3, 3, chunk_size=0)
