@@ -19,7 +19,19 @@ class PairMessagePassing(MessagePassing):
     ``with_difference``, :math:`[\mathbf{x}_i, \mathbf{x}_j, \mathbf{x}_i -
     \mathbf{x}_j]`. The first layer is linear in :math:`\mathbf{x}_i` and
     :math:`\mathbf{x}_j` separately, so it is applied to nodes before pairing.
+    With sum or mean aggregation the last layer is linear too and commutes
+    with the aggregation, :math:`\sum_j (W_2 \mathbf{s}_{ij} + \mathbf{b}_2) =
+    W_2 \sum_j \mathbf{s}_{ij} + d_i \mathbf{b}_2`, so :meth:`message` then
+    returns the hidden activations :math:`\mathbf{s}_{ij}` and :math:`W_2` is
+    applied per node: one :math:`E \times H \times F'` product fewer.
+
+    Edges are processed :attr:`chunk_size` at a time and accumulated in place,
+    so the per-edge intermediates stay small enough for the cache whatever
+    the graph's size, which keeps time linear in the number of edges.
     """
+
+    #: Edges per chunk of the edge loop.
+    chunk_size: int = 32768
 
     def __init__(
         self,
@@ -63,14 +75,35 @@ class PairMessagePassing(MessagePassing):
         return torch.addmm(self.lin_pair.bias, x, a.t()), x @ b.t()
 
     def propagate_pairs(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        """``lin_root(x)`` plus the aggregated messages along ``edge_index``."""
+        """``lin_root(x)`` plus the aggregated messages along ``edge_index``.
+
+        The edge loop is chunked (see the class docstring) and calls
+        :meth:`message` on each chunk; the result equals :meth:`propagate`.
+        """
         target, source = self.node_terms(x)
         n = x.size(0)
-        out = self.propagate(edge_index, target=target, source=source, size=(n, n))
-        if self._linear_after_aggregation:
-            count = degree(edge_index[1], n, dtype=out.dtype)
-            if self.aggr == "mean":  # the mean of the biases is the bias, where there is one
-                count = (count > 0).to(out.dtype)
+        src, dst = edge_index[0], edge_index[1]
+        linear = self._linear_after_aggregation
+        width = self.hidden_channels if linear else self.out_channels
+        if self.aggr == "max":
+            out = x.new_full((n, width), float("-inf"))
+        else:
+            out = x.new_zeros(n, width)
+        for start in range(0, src.numel(), self.chunk_size):
+            s, d = src[start : start + self.chunk_size], dst[start : start + self.chunk_size]
+            msg = self.message(target.index_select(0, d), source.index_select(0, s))
+            if self.aggr == "max":
+                # Out of place: the backward of a maximum needs the result it produced.
+                out = out.scatter_reduce(0, d[:, None].expand_as(msg), msg, "amax")
+            else:
+                out.index_add_(0, d, msg)  # a fresh accumulator: in place is safe for autograd
+        if self.aggr == "max":
+            out = out.masked_fill(torch.isinf(out), 0.0)  # no neighbour: 0, as in PyG
+        if linear:
+            count = degree(dst, n, dtype=out.dtype)
+            if self.aggr == "mean":
+                out = out / count.clamp(min=1)[:, None]
+                count = (count > 0).to(out.dtype)  # the mean of the biases is the bias
             out = out @ self.lin_msg.weight.t() + count[:, None] * self.lin_msg.bias
         return self.lin_root(x) + out
 

@@ -32,17 +32,28 @@ def test_lattice_conv_is_d4_and_permutation_equivariant(h, w, out, dilation, agg
     assert_permutation_equivariant(conv, data)
 
 
-def test_lattice_conv_exact_values() -> None:
+@pytest.mark.parametrize("aggr", ["sum", "mean", "max"])
+@pytest.mark.parametrize("chunk_size", [32768, 5])
+def test_lattice_conv_exact_values(aggr: str, chunk_size: int) -> None:
     data = sandpile_to_data(sample_recurrent((3, 4), 0), dtype=torch.float64)
-    conv = LatticeConv(5, 2, hidden_channels=3, aggr="sum").double()
-    out = conv(data.x, data.edge_index)
+    data.x = data.x + torch.randn_like(data.x)
+    conv = LatticeConv(5, 2, hidden_channels=3, aggr=aggr).double()
+    conv.chunk_size = chunk_size  # 5 splits the 34 edges into 7 chunks
+    x = data.x.clone().requires_grad_()
+    out = conv(x, data.edge_index)
     src, dst = data.edge_index
-    ref = data.x @ conv.lin_root.weight.t()
+    messages: list[list[torch.Tensor]] = [[] for _ in range(12)]
     for e in range(src.numel()):
-        i, j = dst[e], src[e]
-        u = torch.cat([data.x[i], data.x[j]])
-        ref[i] = ref[i] + conv.lin_msg(conv.act(conv.lin_pair(u)))
+        u = torch.cat([x[dst[e]], x[src[e]]])
+        messages[int(dst[e])].append(conv.lin_msg(conv.act(conv.lin_pair(u))))
+    reduce = {"sum": lambda m: m.sum(0), "mean": lambda m: m.mean(0),
+              "max": lambda m: m.max(0).values}[aggr]  # fmt: skip
+    ref = x @ conv.lin_root.weight.t() + torch.stack([reduce(torch.stack(m)) for m in messages])
     torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    grad_out = torch.randn_like(out)
+    (g1,) = torch.autograd.grad(out, x, grad_out)
+    (g2,) = torch.autograd.grad(ref, x, grad_out)
+    torch.testing.assert_close(g1, g2, rtol=0, atol=1e-12)
 
 
 def test_lattice_conv_in_sequential_with_batches() -> None:
