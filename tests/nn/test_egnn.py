@@ -208,3 +208,24 @@ def test_graph_without_edges() -> None:
                                                      dtype=torch.float64)], 1)))  # fmt: skip
     with pytest.raises(ValueError, match="chunk_size"):
         EGNNConv(3, 3, chunk_size=0)
+
+
+def test_egnn_conv_in_pyg_sequential_with_loader_batches() -> None:
+    from torch_geometric.loader import DataLoader
+    from torch_geometric.nn import Sequential
+
+    graphs = []
+    for n in (6, 15):
+        d = random_graph(n, 3, 4, n)
+        d.x = torch.randn(n, 4, dtype=torch.float64)
+        graphs.append(d)
+    model = Sequential("x, pos, edge_index", [
+        (EGNNConv(4, 8, 8, residual=False), "x, pos, edge_index -> x, pos"),
+        (EGNNConv(8, 8, 8), "x, pos, edge_index -> x, pos"),
+    ]).double()  # fmt: skip
+    batch = next(iter(DataLoader(graphs, batch_size=2)))
+    h, x = model(batch.x, batch.pos, batch.edge_index)
+    for i, g in enumerate(graphs):
+        hi, xi = model(g.x, g.pos, g.edge_index)
+        torch.testing.assert_close(h[batch.batch == i], hi, rtol=0, atol=1e-12)
+        torch.testing.assert_close(x[batch.batch == i], xi, rtol=0, atol=1e-12)
