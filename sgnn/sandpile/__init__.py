@@ -4,7 +4,7 @@ Pure numpy + numba (no torch). Configurations live on the open-boundary square
 lattice (2-D integer arrays) or on any :class:`SandpileGraph` with a sink.
 """
 
-from .engine import Avalanche, AvalancheStats, add_grain, drive, relax
+from .engine import Avalanche, AvalancheStats, add_grain, avalanche_sizes, drive, relax
 from .exact import identity, is_recurrent, sample_recurrent
 from .graph import SandpileGraph
 from .observables import (
@@ -18,6 +18,7 @@ __all__ = [
     "AvalancheStats",
     "SandpileGraph",
     "add_grain",
+    "avalanche_sizes",
     "drive",
     "expected_avalanche_size",
     "height_probabilities",

@@ -206,6 +206,43 @@ def drive_kernel(
 
 
 @numba.njit(**_JIT)
+def every_site_kernel(z: np.ndarray, sites: np.ndarray, cells: CellLayout, size: np.ndarray,
+                      area: np.ndarray) -> None:  # fmt: skip
+    """Size and area of the avalanche a grain at each of ``sites`` would cause, alone.
+
+    Every avalanche runs on the same working copy ``z``; afterwards only the
+    cells it changed (the toppled cells and their neighbours, and the sink
+    cells) are restored from a pristine copy, so the cost is that of the
+    avalanches, not ``len(sites)`` copies of the lattice.
+    """
+    m = z.shape[0]
+    original = z.copy()
+    front = np.empty(2 * m, dtype=np.int64)
+    touched = np.empty(m, dtype=np.int64)
+    toppled = np.zeros(m, dtype=np.int64)
+    counter = np.zeros(1, dtype=np.int64)
+    no_topplings = np.empty(0, dtype=np.int64)
+    stencil, indptr, indices = cells.stencil, cells.indptr, cells.indices
+    for a in range(sites.shape[0]):
+        s = sites[a]
+        sz, ar, _, _, _ = avalanche_kernel(
+            z, s, cells, toppled, counter, front, touched, no_topplings, False
+        )
+        size[a] = sz
+        area[a] = ar
+        z[s] = original[s]
+        for t in range(ar):
+            i = touched[t]
+            z[i] = original[i]
+            if stencil.shape[0] > 0:
+                for k in range(stencil.shape[0]):
+                    z[i + stencil[k]] = original[i + stencil[k]]
+            else:
+                for e in range(indptr[i], indptr[i + 1]):
+                    z[indices[e]] = original[indices[e]]
+
+
+@numba.njit(**_JIT)
 def uniform_spanning_tree(indptr: np.ndarray, indices: np.ndarray, rng: np.random.Generator,
                           parent_edge: np.ndarray) -> None:  # fmt: skip
     """Wilson's algorithm: a uniform spanning tree rooted at the sink.

@@ -13,7 +13,7 @@ from . import _kernels
 from ._checks import as_generator, check_heights, check_site, check_stable, extended
 from .graph import CellLayout, SandpileGraph
 
-__all__ = ["Avalanche", "AvalancheStats", "add_grain", "drive", "relax"]
+__all__ = ["Avalanche", "AvalancheStats", "add_grain", "avalanche_sizes", "drive", "relax"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -222,6 +222,40 @@ def drive(
             chunk = int(min(max(chunk * min(4.0, 0.1 / max(elapsed, 1e-6)), 256), 1 << 20))
     z[...] = zc[cells.node_cell].reshape(arr.shape)
     return AvalancheStats(**out)
+
+
+def avalanche_sizes(z: Any, graph: SandpileGraph | None = None) -> tuple[np.ndarray, np.ndarray]:
+    r"""Size and area of the avalanche that one grain at each site would trigger.
+
+    For every site :math:`i` separately, :math:`s_i` is the number of
+    topplings after adding a grain at :math:`i` to ``z`` (the configuration
+    itself is not changed): the hazard map of a forecaster who asks where one
+    more grain would cause a catastrophe. Sites below :math:`d_i - 1` give 0.
+    Computed by running every avalanche on one working copy and restoring only
+    the cells it changed, so the cost is the total number of topplings.
+
+    Args:
+        z (array_like): Stable configuration, shape :math:`(H, W)` or
+            :math:`(n,)`.
+        graph (SandpileGraph, optional): As in :func:`relax`.
+
+    Returns:
+        (numpy.ndarray, numpy.ndarray): Sizes and areas, int64, ``z``'s shape.
+    """
+    arr, graph = check_heights(z, graph)
+    check_stable(arr, graph)
+    cells = graph._cells
+    flat = arr.reshape(-1)
+    sites = np.flatnonzero(flat == graph.threshold - 1)  # only these can topple
+    size = np.zeros(flat.size, dtype=np.int64)
+    area = np.zeros(flat.size, dtype=np.int64)
+    if sites.size:
+        out_size = np.empty(sites.size, dtype=np.int64)
+        out_area = np.empty(sites.size, dtype=np.int64)
+        _kernels.every_site_kernel(_to_cells(arr, cells), cells.node_cell[sites], cells,
+                                   out_size, out_area)  # fmt: skip
+        size[sites], area[sites] = out_size, out_area
+    return size.reshape(arr.shape), area.reshape(arr.shape)
 
 
 def _to_cells(arr: np.ndarray, cells: CellLayout) -> np.ndarray:

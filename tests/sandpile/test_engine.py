@@ -19,6 +19,7 @@ from sgnn.sandpile import (
     Avalanche,
     SandpileGraph,
     add_grain,
+    avalanche_sizes,
     drive,
     relax,
     sample_recurrent,
@@ -241,3 +242,26 @@ def test_drive_with_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
     stats = drive(z, 500, 0, progress=True)
     assert len(stats) == 500
     assert "grain" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 7), (12, 12)])
+def test_avalanche_sizes_equal_one_add_grain_per_site(shape: tuple[int, int]) -> None:
+    z = sample_recurrent(shape, 4)
+    before = z.copy()
+    size, area = avalanche_sizes(z)
+    np.testing.assert_array_equal(z, before)  # z is not changed
+    for i in range(shape[0]):
+        for j in range(shape[1]):
+            av = add_grain(before.copy(), (i, j))
+            assert (size[i, j], area[i, j]) == (av.size, av.area)
+
+
+def test_avalanche_sizes_on_graph() -> None:
+    graph, _ = random_graph(6, n=20)
+    z = sample_recurrent(graph, 1)
+    size, area = avalanche_sizes(z, graph=graph)
+    for i in range(graph.num_nodes):
+        av = add_grain(z.copy(), i, graph=graph)
+        assert (size[i], area[i]) == (av.size, av.area)
+    with pytest.raises(ValueError, match="stable"):
+        avalanche_sizes(np.full((3, 3), 4))
