@@ -1,5 +1,6 @@
 r"""Lattices and particle sets as PyG graphs, and their coarse-graining hierarchies."""
 
+from .datasets import SandpileAvalanches
 from .hierarchy import (
     HierarchicalData,
     Hierarchy,
@@ -17,6 +18,7 @@ __all__ = [
     "Hierarchy",
     "LatticeSymmetry",
     "RandomLatticeSymmetry",
+    "SandpileAvalanches",
     "coarse_grain",
     "coarse_grain_hierarchy",
     "lattice_graph",

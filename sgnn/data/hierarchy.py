@@ -130,6 +130,10 @@ class HierarchicalData(Data):
         return super().__cat_dim__(key, value, *args, **kwargs)
 
 
+# Cached datasets load with torch.load(weights_only=True); allow this Data subclass.
+torch.serialization.add_safe_globals([HierarchicalData])
+
+
 def coarse_grain_hierarchy(
     shape: tuple[int, int],
     factor: int = 2,

@@ -12,12 +12,15 @@ from .observables import (
     height_probabilities,
     square_lattice_height_probabilities,
 )
+from .samples import SAMPLE_TARGETS, avalanche_sample
 
 __all__ = [
+    "SAMPLE_TARGETS",
     "Avalanche",
     "AvalancheStats",
     "SandpileGraph",
     "add_grain",
+    "avalanche_sample",
     "avalanche_sizes",
     "drive",
     "expected_avalanche_size",
