@@ -1,0 +1,36 @@
+"""Training: a plain loop with early stopping, metrics, checkpoints and data parallelism."""
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .distributed import (
+    cleanup_distributed,
+    distributed_loader,
+    is_main_process,
+    setup_distributed,
+)
+from .loop import History, evaluate, fit
+from .metrics import (
+    footprint_f1,
+    footprint_iou,
+    log_count_mae,
+    relative_size_error,
+    spearman_per_graph,
+    top_fraction_recall,
+)
+
+__all__ = [
+    "History",
+    "cleanup_distributed",
+    "distributed_loader",
+    "evaluate",
+    "fit",
+    "footprint_f1",
+    "footprint_iou",
+    "is_main_process",
+    "load_checkpoint",
+    "log_count_mae",
+    "relative_size_error",
+    "save_checkpoint",
+    "setup_distributed",
+    "spearman_per_graph",
+    "top_fraction_recall",
+]

@@ -1,0 +1,58 @@
+"""Checkpoints: a state dict and a plain config, written atomically, loaded with weights_only."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["load_checkpoint", "save_checkpoint"]
+
+
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The module inside DistributedDataParallel (or the model itself)."""
+    return getattr(model, "module", model)
+
+
+def save_checkpoint(path: str | Path, model: torch.nn.Module, config: dict[str, Any] | None = None,
+                    **extra: Any) -> None:  # fmt: skip
+    """Write ``{"state_dict", "config", **extra}`` to ``path`` atomically.
+
+    ``config`` and ``extra`` must be JSON-like (numbers, strings, lists, dicts),
+    so that :func:`load_checkpoint` can read them with ``weights_only=True``.
+    The file is written under a temporary name and renamed: an interrupted
+    save never leaves a truncated checkpoint.
+    """
+    payload = {"config": config or {}, **extra}
+    try:
+        json.dumps(payload)
+    except TypeError as err:
+        raise TypeError(f"config and extra must be JSON-like: {err}") from None
+    payload["state_dict"] = _unwrap(model).state_dict()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,
+                    map_location: str | torch.device = "cpu") -> dict[str, Any]:  # fmt: skip
+    """Read a checkpoint with ``torch.load(..., weights_only=True)``.
+
+    Loads the weights into ``model`` if given (strictly) and returns the whole
+    payload: ``state_dict``, ``config`` and any extras.
+    """
+    payload = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(payload, dict) or "state_dict" not in payload:
+        raise ValueError(f"{path} is not an sgnn checkpoint (no state_dict)")
+    if model is not None:
+        _unwrap(model).load_state_dict(payload["state_dict"])
+    return payload

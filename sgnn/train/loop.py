@@ -1,0 +1,162 @@
+"""A plain PyTorch training loop with early stopping, checkpoints and progress bars."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from .checkpoint import save_checkpoint
+from .distributed import is_main_process
+
+__all__ = ["History", "evaluate", "fit"]
+
+LossFn = Callable[[torch.nn.Module, Any], Tensor]
+MetricFn = Callable[[torch.nn.Module, Any], Tensor]
+
+
+@dataclass
+class History:
+    """What :func:`fit` did: losses per epoch and the epoch whose weights were kept."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    best_epoch: int = -1
+    best_val_loss: float = math.inf
+    stopped_early: bool = False
+
+
+def _num_graphs(batch: Any) -> int:
+    return int(getattr(batch, "num_graphs", 1))
+
+
+def evaluate(model: torch.nn.Module, loader: Iterable[Any], metrics: Mapping[str, MetricFn],
+             progress: bool = False) -> dict[str, float]:  # fmt: skip
+    """Average each metric over every graph of ``loader``, without gradients.
+
+    A metric is ``fn(model, batch)`` returning one value per graph (shape
+    ``(B,)``) or one value for the batch (weighted by its number of graphs).
+    NaN values (e.g. an undefined correlation) are left out of the average.
+    Under torch.distributed the sums are all-reduced, so every rank returns the
+    same, global, figures.
+    """
+    was_training = model.training
+    model.eval()
+    sums = {name: torch.zeros(2, dtype=torch.float64) for name in metrics}
+    with torch.no_grad():
+        for batch in tqdm(loader, desc="evaluate", leave=False,
+                          disable=not (progress and is_main_process())):  # fmt: skip
+            for name, fn in metrics.items():
+                value = torch.as_tensor(fn(model, batch)).detach().double().cpu()
+                if value.dim() == 0:
+                    value = value.repeat(_num_graphs(batch))
+                value = value[~torch.isnan(value)]
+                sums[name] += torch.stack([value.sum(), torch.tensor(float(value.numel()))])
+    if dist.is_initialized():
+        for total in sums.values():
+            dist.all_reduce(total)
+    model.train(was_training)
+    return {name: float(s[0] / s[1]) if s[1] > 0 else math.nan for name, s in sums.items()}
+
+
+def fit(
+    model: torch.nn.Module,
+    loss_fn: LossFn,
+    train_loader: Iterable[Any],
+    val_loader: Iterable[Any] | None = None,
+    *,
+    epochs: int,
+    optimizer: torch.optim.Optimizer | None = None,
+    lr: float = 1e-3,
+    patience: int | None = None,
+    checkpoint: str | Path | None = None,
+    config: dict[str, Any] | None = None,
+    grad_clip: float | None = None,
+    progress: bool = True,
+    on_epoch_end: Callable[[int, History], None] | None = None,
+) -> History:
+    """Train ``model`` by minimising ``loss_fn(model, batch)``; keep the best validation epoch.
+
+    Each epoch runs over ``train_loader`` (calling ``sampler.set_epoch`` when
+    the loader has a distributed sampler), then, with ``val_loader``,
+    evaluates the mean loss per graph. The weights of the epoch with the lowest
+    validation loss are restored at the end (the last epoch's without
+    validation) and written to ``checkpoint`` (state dict + ``config``, rank 0
+    only) whenever they improve. Training stops after ``patience`` epochs
+    without improvement.
+
+    Args:
+        model (torch.nn.Module): The model (possibly wrapped in DDP).
+        loss_fn (Callable): ``loss_fn(model, batch)`` returning the mean loss
+            of the batch.
+        train_loader, val_loader: Iterables of batches.
+        epochs (int): Maximum number of epochs.
+        optimizer (torch.optim.Optimizer, optional): Default Adam with ``lr``.
+        lr (float, optional): Learning rate of the default optimizer.
+        patience (int, optional): Early-stopping patience in epochs.
+        checkpoint (str or Path, optional): Where to save the best weights.
+        config (dict, optional): JSON-like configuration stored with them.
+        grad_clip (float, optional): Clip the gradient norm to this value.
+        progress (bool, optional): Progress bars (rank 0). (default: :obj:`True`)
+        on_epoch_end (Callable, optional): ``fn(epoch, history)`` after each epoch.
+
+    Returns:
+        History: losses per epoch, best epoch, whether it stopped early.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    if patience is not None and (not isinstance(patience, int) or patience < 1):
+        raise ValueError(f"patience must be a positive int, got {patience!r}")
+    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
+    history = History()
+    best_state: dict[str, Tensor] | None = None
+    stale = 0
+    show = progress and is_main_process()
+    for epoch in range(epochs):
+        sampler = getattr(train_loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+        model.train()
+        total, count = 0.0, 0
+        for batch in tqdm(train_loader, desc=f"epoch {epoch}", leave=False, disable=not show):
+            optimizer.zero_grad()
+            loss = loss_fn(model, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite loss {float(loss)} in epoch {epoch}")
+            loss.backward()
+            if grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            optimizer.step()
+            total += float(loss.detach()) * _num_graphs(batch)
+            count += _num_graphs(batch)
+        history.train_loss.append(total / max(count, 1))
+        if val_loader is not None:
+            val = evaluate(model, val_loader, {"loss": loss_fn})["loss"]
+            history.val_loss.append(val)
+        else:
+            val = -float(epoch)  # without validation the latest epoch is the best
+        if val < history.best_val_loss:
+            history.best_val_loss, history.best_epoch, stale = val, epoch, 0
+            best_state = copy.deepcopy(getattr(model, "module", model).state_dict())
+            if checkpoint is not None and is_main_process():
+                save_checkpoint(checkpoint, model, config, epoch=epoch, val_loss=val)
+        else:
+            stale += 1
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, history)
+        if patience is not None and stale >= patience:
+            history.stopped_early = True
+            break
+    if best_state is not None:
+        getattr(model, "module", model).load_state_dict(best_state)
+    if val_loader is None:
+        history.best_val_loss = math.nan
+    return history

@@ -1,0 +1,119 @@
+"""fit/evaluate: reproducibility, early stopping, checkpoints loaded with weights_only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch_geometric import seed_everything
+from torch_geometric.data import Data
+from torch_geometric.loader import DataLoader
+
+from sgnn.nn import DeepSetsLayer
+from sgnn.train import History, evaluate, fit, load_checkpoint, save_checkpoint
+
+
+def toy_sets(n: int, seed: int) -> list[Data]:
+    """Sets of numbers; target: each element minus the set's mean (learnable by DeepSets)."""
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n):
+        x = torch.randn(int(torch.randint(3, 9, (1,), generator=g)), 1, generator=g)
+        out.append(Data(x=x, y=x - x.mean(0)))
+    return out
+
+
+def mse(model: torch.nn.Module, batch: Data) -> torch.Tensor:
+    return torch.nn.functional.mse_loss(model(batch.x, batch.batch), batch.y)
+
+
+def train_once(tmp_path: Path, seed: int = 0, epochs: int = 5) -> tuple[DeepSetsLayer, History]:
+    seed_everything(seed)
+    model = DeepSetsLayer(1, 1)
+    train = DataLoader(toy_sets(64, 1), batch_size=16, shuffle=True)
+    val = DataLoader(toy_sets(32, 2), batch_size=16)
+    history = fit(model, mse, train, val, epochs=epochs, lr=0.05, checkpoint=tmp_path / "c.pt",
+                  config={"in": 1, "out": 1}, progress=False)  # fmt: skip
+    return model, history
+
+
+def test_fit_learns_and_is_reproducible(tmp_path: Path) -> None:
+    m1, h1 = train_once(tmp_path)
+    m2, h2 = train_once(tmp_path)
+    for a, b in zip(m1.parameters(), m2.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert h1.train_loss == h2.train_loss
+    assert h1.val_loss[-1] < 0.5 * h1.val_loss[0]
+    assert h1.best_val_loss == min(h1.val_loss) and len(h1.val_loss) == 5
+
+
+def test_best_weights_restored_and_checkpointed(tmp_path: Path) -> None:
+    model, history = train_once(tmp_path, epochs=8)
+    payload = load_checkpoint(tmp_path / "c.pt")
+    assert payload["config"] == {"in": 1, "out": 1} and payload["epoch"] == history.best_epoch
+    fresh = DeepSetsLayer(1, 1)
+    load_checkpoint(tmp_path / "c.pt", fresh)
+    for a, b in zip(model.parameters(), fresh.parameters(), strict=True):
+        assert torch.equal(a, b)
+    val = DataLoader(toy_sets(32, 2), batch_size=16)
+    assert evaluate(fresh, val, {"loss": mse})["loss"] == pytest.approx(history.best_val_loss)
+
+
+def test_early_stopping() -> None:
+    seed_everything(0)
+    model = DeepSetsLayer(1, 1)
+    calls = []
+
+    def unlucky(model: torch.nn.Module, batch: Data) -> torch.Tensor:
+        # Validation gets worse every epoch (training never sees this loss rise).
+        calls.append(1)
+        return mse(model, batch) + (0.0 if model.training else float(len(calls)))
+
+    history = fit(model, unlucky, DataLoader(toy_sets(8, 0), batch_size=4),
+                  DataLoader(toy_sets(4, 1), batch_size=4), epochs=50, patience=2,
+                  progress=False)  # fmt: skip
+    assert history.stopped_early and history.best_epoch == 0 and len(history.val_loss) == 3
+
+
+def test_evaluate_per_graph_metrics_and_nan() -> None:
+    model = DeepSetsLayer(1, 1)
+    loader = DataLoader(toy_sets(10, 3), batch_size=4)
+    out = evaluate(model, loader, {
+        "ones": lambda m, b: torch.ones(b.num_graphs),
+        "index": lambda m, b: torch.arange(b.num_graphs, dtype=torch.float64),
+        "nan": lambda m, b: torch.full((b.num_graphs,), float("nan")),
+    })  # fmt: skip
+    assert out["ones"] == 1.0
+    assert out["index"] == pytest.approx((0 + 1 + 2 + 3) * 2 / 10 + (0 + 1) / 10)
+    assert out["nan"] != out["nan"]
+
+
+def test_checkpoint_rejects_non_json_config_and_is_atomic(tmp_path: Path, monkeypatch) -> None:
+    model = DeepSetsLayer(1, 1)
+    with pytest.raises(TypeError, match="JSON"):
+        save_checkpoint(tmp_path / "x.pt", model, {"f": object()})
+
+    def broken(obj, path):
+        Path(path).write_bytes(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken)
+    with pytest.raises(OSError):
+        save_checkpoint(tmp_path / "x.pt", model)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fit_rejects_bad_arguments() -> None:
+    model = DeepSetsLayer(1, 1)
+    loader = DataLoader(toy_sets(4, 0), batch_size=4)
+    with pytest.raises(ValueError, match="epochs"):
+        fit(model, mse, loader, epochs=0)
+    with pytest.raises(ValueError, match="patience"):
+        fit(model, mse, loader, epochs=1, patience=0)
+
+    def nan_loss(model: torch.nn.Module, batch: Data) -> torch.Tensor:
+        return mse(model, batch) * float("nan")
+
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        fit(model, nan_loss, loader, epochs=1, progress=False)
