@@ -112,10 +112,3 @@ def extended(arr: np.ndarray) -> np.ndarray:
     ext = np.zeros(arr.size + 1, dtype=np.int64)
     ext[:-1] = arr.reshape(-1)
     return ext
-
-
-def positions(graph: SandpileGraph) -> np.ndarray:
-    """Node coordinates for the kernels; zero columns mean 'unknown'."""
-    if graph.pos is None:
-        return np.zeros((graph.num_nodes, 0), dtype=np.float64)
-    return graph.pos
