@@ -130,7 +130,7 @@ def fit(
             optimizer.zero_grad()
             loss = loss_fn(model, batch)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"non-finite loss {float(loss)} in epoch {epoch}")
+                raise FloatingPointError(f"non-finite loss {loss.item()} in epoch {epoch}")
             loss.backward()
             if grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
