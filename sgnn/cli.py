@@ -107,19 +107,19 @@ def _simulate(args: argparse.Namespace) -> int:
     print()
     probs = height_probabilities(z)
     exact = square_lattice_height_probabilities()
-    print("final configuration        measured   infinite lattice")
+    print(f"{'final configuration':<20}{'measured':>12}{'infinite lattice':>20}")
     for h in range(4):
-        print(f"  P(height = {h})            {probs[h]:8.4f}   {exact[h]:8.4f}")
-    print(f"  mean height              {z.mean():8.4f}   {17 / 8:8.4f}")
+        print(f"{f'  P(height = {h})':<20}{probs[h]:>12.4f}{exact[h]:>20.4f}")
+    print(f"{'  mean height':<20}{z.mean():>12.4f}{17 / 8:>20.4f}")
     print()
     if len(stats) == 0:
         print("no grains dropped: no avalanche statistics")
         return 0
-    print("avalanches           mean     median       p99        max")
+    print(f"{'avalanches':<12}" + "".join(f"{c:>12}" for c in ("mean", "median", "p99", "max")))
     for name in ("size", "area", "duration", "radius", "lost"):
         v = getattr(stats, name)
-        print(f"  {name:<9} {v.mean():11.3f} {np.median(v):10.3f} "
-              f"{np.percentile(v, 99):9.2f} {v.max():10.2f}")  # fmt: skip
+        row = (v.mean(), np.median(v), np.percentile(v, 99), v.max())
+        print(f"  {name:<10}" + "".join(f"{x:>12.3f}" for x in row))
     print(f"  grains causing an avalanche: {np.mean(stats.size > 0):.4f}")
     print()
     exact_s = expected_avalanche_size(shape)

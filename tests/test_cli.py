@@ -22,8 +22,25 @@ def test_simulate_prints_consistent_statistics(capsys: pytest.CaptureFixture[str
     assert exact == pytest.approx(expected_avalanche_size((12, 12)), abs=1e-3)
     mean = float(re.search(r"mean avalanche size ([0-9.]+)", out).group(1))
     assert abs(mean - exact) < 0.25 * exact
-    for h in range(4):
-        assert f"P(height = {h})" in out
+    measured = [float(re.search(rf"P\(height = {h}\) +([0-9.]+)", out).group(1)) for h in range(4)]
+    assert sum(measured) == pytest.approx(1.0, abs=2e-4)
+    mean_height = float(re.search(r"mean height +([0-9.]+)", out).group(1))
+    assert mean_height == pytest.approx(sum(h * p for h, p in enumerate(measured)), abs=1e-3)
+    rows = re.finditer(r"^  (size|area|duration|radius|lost) +(.*)$", out, flags=re.M)
+    table = {m.group(1): [float(x) for x in m.group(2).split()] for m in rows}
+    assert set(table) == {"size", "area", "duration", "radius", "lost"}
+    assert table["size"][0] == pytest.approx(mean, abs=1e-3)
+    for mean_, median, p99, largest in table.values():
+        assert 0 <= median <= p99 <= largest and mean_ <= largest
+    assert table["area"][3] <= 12 * 12
+    # Grains are conserved: over 5000 grains the pile's mass changes by at most 3 * 144.
+    assert table["lost"][0] == pytest.approx(1.0, abs=3 * 144 / 5000)
+
+
+def test_simulate_no_grains(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--size", "6", "--grains", "0", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "grains dropped: 0" in out and "no avalanche statistics" in out
 
 
 def test_simulate_from_empty_with_shape(capsys: pytest.CaptureFixture[str]) -> None:
