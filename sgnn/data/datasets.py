@@ -14,7 +14,7 @@ import torch
 from torch_geometric.data import Data, InMemoryDataset
 from tqdm.auto import tqdm
 
-from ..sandpile import SAMPLE_TARGETS, avalanche_sample
+from ..sandpile.samples import SAMPLE_TARGETS, avalanche_sample
 from .lattice import sandpile_to_data
 
 __all__ = ["SandpileAvalanches"]

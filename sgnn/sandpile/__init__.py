@@ -12,10 +12,9 @@ from .observables import (
     height_probabilities,
     square_lattice_height_probabilities,
 )
-from .samples import SAMPLE_TARGETS, avalanche_sample
+from .samples import avalanche_sample
 
 __all__ = [
-    "SAMPLE_TARGETS",
     "Avalanche",
     "AvalancheStats",
     "SandpileGraph",

@@ -14,6 +14,8 @@ from .exact import sample_recurrent
 
 __all__ = ["SAMPLE_TARGETS", "avalanche_sample"]
 
+#: The kinds of sample :func:`avalanche_sample` makes: the footprint of one
+#: avalanche, or the hazard map (avalanche size of a grain at every site).
 SAMPLE_TARGETS = ("footprint", "hazard")
 _MAX_TRIES = 1000
 

@@ -265,3 +265,19 @@ def test_avalanche_sizes_on_graph() -> None:
         assert (size[i], area[i]) == (av.size, av.area)
     with pytest.raises(ValueError, match="stable"):
         avalanche_sizes(np.full((3, 3), 4))
+
+
+def test_avalanche_sample() -> None:
+    from sgnn.sandpile import avalanche_sample, is_recurrent
+
+    a = avalanche_sample((9, 7), "footprint", np.random.SeedSequence(5))
+    b = avalanche_sample((9, 7), "footprint", np.random.SeedSequence(5))
+    assert a["site"] == b["site"] and np.array_equal(a["z"], b["z"])  # determined by the seed
+    assert is_recurrent(a["z"]) and a["z"].reshape(-1)[a["site"]] == 3
+    av = add_grain(a["z"].copy(), divmod(a["site"], 7))
+    assert (a["size"], a["area"], a["duration"]) == (av.size, av.area, av.duration)
+    np.testing.assert_array_equal(a["topplings"], av.topplings)
+    h = avalanche_sample((6, 6), "hazard", 3)
+    np.testing.assert_array_equal(h["sizes"], avalanche_sizes(h["z"])[0])
+    with pytest.raises(ValueError, match="target"):
+        avalanche_sample((4, 4), "risk", 0)
