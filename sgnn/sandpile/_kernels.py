@@ -16,9 +16,14 @@ from .graph import CellLayout
 _JIT = {"cache": True, "nogil": True, "boundscheck": False}
 
 
+# Toppling counts above this are refused: with fewer than 2**62 grains in the pile
+# (relax's guard) one visit adds less than 2**62, so a count is checked before it can wrap.
+TOPPLING_LIMIT = 2**62
+
+
 @numba.njit(**_JIT)
 def relax_kernel(z: np.ndarray, topplings: np.ndarray, indptr: np.ndarray,
-                 indices: np.ndarray, threshold: np.ndarray) -> None:  # fmt: skip
+                 indices: np.ndarray, threshold: np.ndarray) -> bool:  # fmt: skip
     """Stabilise ``z`` in place, toppling a node's whole excess per visit.
 
     Any order of legal topplings gives the same result (abelian property), so
@@ -30,6 +35,9 @@ def relax_kernel(z: np.ndarray, topplings: np.ndarray, indptr: np.ndarray,
     topple below it again, so it is queued at most once at a time and ``n``
     slots suffice. First-in first-out lets a node gather grains from several
     neighbours before its turn, so it topples in few, large visits.
+
+    Returns False, leaving ``z`` part-relaxed, if a toppling count would exceed
+    :data:`TOPPLING_LIMIT` (int64 counts would otherwise wrap).
     """
     n = threshold.shape[0]
     while True:
@@ -40,6 +48,8 @@ def relax_kernel(z: np.ndarray, topplings: np.ndarray, indptr: np.ndarray,
                 k = z[i] // t
                 z[i] -= k * t
                 topplings[i] += k
+                if topplings[i] > TOPPLING_LIMIT:
+                    return False
                 for e in range(indptr[i], indptr[i + 1]):
                     z[indices[e]] += k
                 count += 1
@@ -60,6 +70,8 @@ def relax_kernel(z: np.ndarray, topplings: np.ndarray, indptr: np.ndarray,
         k = z[i] // t
         z[i] -= k * t
         topplings[i] += k
+        if topplings[i] > TOPPLING_LIMIT:
+            return False
         for e in range(indptr[i], indptr[i + 1]):
             j = indices[e]
             old = z[j]
@@ -68,6 +80,7 @@ def relax_kernel(z: np.ndarray, topplings: np.ndarray, indptr: np.ndarray,
                 tail = head + count
                 ring[tail - n if tail >= n else tail] = j
                 count += 1
+    return True
 
 
 @numba.njit(**_JIT)

@@ -100,7 +100,11 @@ def relax(z: Any, graph: SandpileGraph | None = None) -> tuple[np.ndarray, np.nd
         raise ValueError("z holds 2**62 grains or more, beyond what int64 heights can relax")
     ext = extended(arr)
     topplings = np.zeros(graph.num_nodes, dtype=np.int64)
-    _kernels.relax_kernel(ext, topplings, graph.indptr, graph.indices, graph.threshold)
+    if not _kernels.relax_kernel(ext, topplings, graph.indptr, graph.indices, graph.threshold):
+        raise ValueError(
+            f"z needs more than {_kernels.TOPPLING_LIMIT} topplings at one site to relax, "
+            "beyond what int64 counts can hold; use fewer grains"
+        )
     return ext[:-1].reshape(arr.shape), topplings.reshape(arr.shape)
 
 
@@ -132,7 +136,7 @@ def add_grain(z: np.ndarray, site: Any, graph: SandpileGraph | None = None) -> A
         zc, cells.node_cell[node], cells, np.zeros(zc.size, np.int64), np.zeros(1, np.int64),
         np.empty(2 * zc.size, np.int64), np.empty(zc.size, np.int64), topplings, True,
     )  # fmt: skip
-    z[...] = zc[cells.node_cell].reshape(arr.shape)
+    _write_back(z, zc[cells.node_cell].reshape(arr.shape))
     site_out = (int(site[0]), int(site[1])) if arr.ndim == 2 else int(site)
     return Avalanche(
         site=site_out,
@@ -220,7 +224,7 @@ def drive(
             done = stop
             # Aim for ~0.1 s per chunk: a responsive bar, negligible call overhead.
             chunk = int(min(max(chunk * min(4.0, 0.1 / max(elapsed, 1e-6)), 256), 1 << 20))
-    z[...] = zc[cells.node_cell].reshape(arr.shape)
+    _write_back(z, zc[cells.node_cell].reshape(arr.shape))
     return AvalancheStats(**out)
 
 
@@ -256,6 +260,17 @@ def avalanche_sizes(z: Any, graph: SandpileGraph | None = None) -> tuple[np.ndar
                                    out_size, out_area)  # fmt: skip
         size[sites], area[sites] = out_size, out_area
     return size.reshape(arr.shape), area.reshape(arr.shape)
+
+
+def _write_back(z: np.ndarray, heights: np.ndarray) -> None:
+    """Store new heights in ``z``; refuse, leaving ``z`` as it was, if its dtype is too narrow."""
+    limit = np.iinfo(z.dtype).max
+    if heights.size and heights.max() > limit:
+        raise ValueError(
+            f"z has dtype {z.dtype}, which cannot hold the new height {heights.max()}; "
+            "use a wider integer dtype"
+        )
+    z[...] = heights
 
 
 def _to_cells(arr: np.ndarray, cells: CellLayout) -> np.ndarray:
