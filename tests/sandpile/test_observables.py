@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sandpile_reference import dense_laplacian, random_graph
+from sandpile_reference import dense_laplacian, lattice_laplacian, random_graph
 
 from sgnn.sandpile import (
     SandpileGraph,
@@ -16,7 +16,9 @@ from sgnn.sandpile import (
 
 
 def dhar_mean_size(graph: SandpileGraph) -> float:
-    lap = dense_laplacian(graph)
+    """(1/N) 1ᵀ Δ⁻¹ 1 with a dense Δ: from the lattice geometry alone on a lattice,
+    else entry by entry from the graph's CSR arrays."""
+    lap = lattice_laplacian(graph.shape) if graph.shape is not None else dense_laplacian(graph)
     ones = np.ones(graph.num_nodes)
     return float(ones @ np.linalg.solve(lap, ones) / graph.num_nodes)
 
@@ -26,7 +28,16 @@ def test_expected_avalanche_size_is_dhars_formula(L: int, published: float) -> N
     graph = SandpileGraph.square_lattice((L, L))
     exact = dhar_mean_size(graph)
     assert expected_avalanche_size((L, L)) == pytest.approx(exact, rel=1e-9)
+    assert expected_avalanche_size(graph) == pytest.approx(exact, rel=1e-9)
     assert exact == pytest.approx(published, abs=5e-4)
+
+
+def test_expected_avalanche_size_non_square_and_dissipative() -> None:
+    assert expected_avalanche_size((7, 19)) == pytest.approx(
+        dhar_mean_size(SandpileGraph.square_lattice((7, 19))), rel=1e-9
+    )
+    graph, _ = random_graph(4, n=30, dissipative=True)
+    assert expected_avalanche_size(graph) == pytest.approx(dhar_mean_size(graph), rel=1e-9)
 
 
 @pytest.mark.parametrize(("L", "grains"), [(16, 200_000), (32, 200_000)])

@@ -25,6 +25,9 @@ BAD_HEIGHTS = [
     (np.array([1, 2, 3]), ValueError, "2-D"),
     (np.zeros((2, 2, 2), dtype=int), ValueError, "2-D"),
     (np.zeros((0, 3), dtype=int), ValueError, "at least one site"),
+    (np.zeros((2, 2), dtype=object), TypeError, "integer"),
+    (np.zeros((2, 2), dtype=complex), TypeError, "integer"),
+    (np.zeros((), dtype=int), ValueError, "2-D"),
 ]
 
 
@@ -41,6 +44,40 @@ def test_bad_heights_add_grain_and_drive(z: np.ndarray, exc: type, match: str) -
         add_grain(z, (0, 0))
     with pytest.raises(exc, match="z"):
         drive(z, 1, 0)
+
+
+PATH = SandpileGraph.from_networkx(nx.path_graph(4), sinks=[0])  # 3 nodes, thresholds 2
+
+BAD_GRAPH_HEIGHTS = [
+    (np.array([1, -1, 0]), ValueError, "non-negative"),
+    (np.array([1.0, 0.0, 0.0]), TypeError, "integer"),
+    (np.array([True, False, True]), TypeError, "integer"),
+    (np.zeros(4, dtype=int), ValueError, "shape"),
+    (np.zeros((1, 3), dtype=int), ValueError, "shape"),
+]
+
+
+@pytest.mark.parametrize(("z", "exc", "match"), BAD_GRAPH_HEIGHTS)
+def test_bad_heights_on_graph(z: np.ndarray, exc: type, match: str) -> None:
+    for fn in (
+        lambda: relax(z, graph=PATH),
+        lambda: is_recurrent(z, graph=PATH),
+        lambda: height_probabilities(z, graph=PATH),
+        lambda: add_grain(z, 0, graph=PATH),
+        lambda: drive(z, 1, 0, graph=PATH, progress=False),
+    ):
+        with pytest.raises(exc, match=f"z .*{match}|z must"):
+            fn()
+
+
+def test_unstable_on_graph_is_refused_where_stability_is_needed() -> None:
+    z = np.array([1, 2, 1])  # node 1 has threshold 2
+    with pytest.raises(ValueError, match="z must be stable"):
+        add_grain(z, 0, graph=PATH)
+    with pytest.raises(ValueError, match="z must be stable"):
+        drive(z, 3, 0, graph=PATH, progress=False)
+    np.testing.assert_array_equal(z, [1, 2, 1])  # nothing was changed
+    assert is_recurrent(z, graph=PATH) is False
 
 
 def test_in_place_functions_need_a_writeable_numpy_array() -> None:
@@ -71,11 +108,17 @@ def test_bad_site(site, exc: type) -> None:
 
 
 def test_bad_site_on_graph() -> None:
-    g = SandpileGraph.from_networkx(nx.path_graph(4), sinks=[0])
+    g = PATH
+    for site in (3, -1):
+        with pytest.raises(ValueError, match="site"):
+            add_grain(np.zeros(3, dtype=int), site, graph=g)
+    for site in ((0, 1), 1.0, True, "0"):
+        with pytest.raises(TypeError, match="site"):
+            add_grain(np.zeros(3, dtype=int), site, graph=g)
+    z = np.zeros(3, dtype=int)
     with pytest.raises(ValueError, match="site"):
-        add_grain(np.zeros(3, dtype=int), 3, graph=g)
-    with pytest.raises(TypeError, match="site"):
-        add_grain(np.zeros(3, dtype=int), (0, 1), graph=g)
+        add_grain(z, 3, graph=g)
+    np.testing.assert_array_equal(z, 0)  # a refused call leaves z alone
 
 
 def test_configuration_must_match_graph() -> None:
@@ -84,6 +127,8 @@ def test_configuration_must_match_graph() -> None:
         relax(np.zeros(4, dtype=int), graph=g)
     with pytest.raises(TypeError, match="graph must be a SandpileGraph"):
         relax(np.zeros((2, 2), dtype=int), graph="lattice")
+    with pytest.raises(TypeError, match="graph must be a SandpileGraph"):
+        is_recurrent(np.zeros(3, dtype=int), graph=nx.path_graph(4))  # not converted silently
 
 
 @pytest.mark.parametrize(("n", "exc"), [(-1, ValueError), (2.0, TypeError), (True, TypeError)])
