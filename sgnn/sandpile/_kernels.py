@@ -21,6 +21,16 @@ _JIT = {"cache": True, "nogil": True, "boundscheck": False}
 TOPPLING_LIMIT = 2**62
 
 
+@numba.njit(inline="always", **_JIT)
+def _topple_whole_excess(z: np.ndarray, topplings: np.ndarray, i: int, t: int) -> int:
+    """Topple node ``i`` ``z[i] // t`` times; returns that number, or -1 if its count
+    would pass :data:`TOPPLING_LIMIT`. The caller hands out the grains."""
+    k = z[i] // t
+    z[i] -= k * t
+    topplings[i] += k
+    return -1 if topplings[i] > TOPPLING_LIMIT else k
+
+
 @numba.njit(**_JIT)
 def relax_kernel(z: np.ndarray, topplings: np.ndarray, indptr: np.ndarray,
                  indices: np.ndarray, threshold: np.ndarray) -> bool:  # fmt: skip
@@ -43,12 +53,9 @@ def relax_kernel(z: np.ndarray, topplings: np.ndarray, indptr: np.ndarray,
     while True:
         count = 0
         for i in range(n):
-            t = threshold[i]
-            if z[i] >= t:
-                k = z[i] // t
-                z[i] -= k * t
-                topplings[i] += k
-                if topplings[i] > TOPPLING_LIMIT:
+            if z[i] >= threshold[i]:
+                k = _topple_whole_excess(z, topplings, i, threshold[i])
+                if k < 0:
                     return False
                 for e in range(indptr[i], indptr[i + 1]):
                     z[indices[e]] += k
@@ -66,11 +73,8 @@ def relax_kernel(z: np.ndarray, topplings: np.ndarray, indptr: np.ndarray,
         i = ring[head]
         head = head + 1 if head + 1 < n else 0
         count -= 1
-        t = threshold[i]
-        k = z[i] // t
-        z[i] -= k * t
-        topplings[i] += k
-        if topplings[i] > TOPPLING_LIMIT:
+        k = _topple_whole_excess(z, topplings, i, threshold[i])
+        if k < 0:
             return False
         for e in range(indptr[i], indptr[i + 1]):
             j = indices[e]
