@@ -14,7 +14,7 @@ import torch.distributed as dist
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .checkpoint import save_checkpoint
+from .checkpoint import _unwrap, save_checkpoint
 from .distributed import is_main_process
 
 __all__ = ["History", "evaluate", "fit"]
@@ -145,7 +145,7 @@ def fit(
             val = -float(epoch)  # without validation the latest epoch is the best
         if val < history.best_val_loss:
             history.best_val_loss, history.best_epoch, stale = val, epoch, 0
-            best_state = copy.deepcopy(getattr(model, "module", model).state_dict())
+            best_state = copy.deepcopy(_unwrap(model).state_dict())
             if checkpoint is not None and is_main_process():
                 save_checkpoint(checkpoint, model, config, epoch=epoch, val_loss=val)
         else:
@@ -156,7 +156,7 @@ def fit(
             history.stopped_early = True
             break
     if best_state is not None:
-        getattr(model, "module", model).load_state_dict(best_state)
+        _unwrap(model).load_state_dict(best_state)
     if val_loader is None:
         history.best_val_loss = math.nan
     return history
