@@ -23,9 +23,7 @@ Usage: ``python examples/sandpile_extrapolation.py [--target hazard] [--quick]``
 from __future__ import annotations
 
 import argparse
-import random
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,128 +34,21 @@ from torch_geometric import seed_everything
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
-from sgnn.data import AddHierarchy, SandpileAvalanches, lattice_graph
-from sgnn.nn import LatticeConv, RGNet
+from sgnn.data import SandpileAvalanches
 from sgnn.train import (
+    MixedSizeLoader,
     evaluate,
     fit,
-    footprint_iou,
-    spearman_per_graph,
-    top_fraction_recall,
+    predicted_avalanche_size,
+    sandpile_loss,
+    sandpile_metrics,
+    sandpile_model,
+    sandpile_transform,
 )
 
-DILATIONS = (1, 2, 4, 8)
-
-
-class AddDilatedEdges:
-    """Adds ``dilated_edge_index_d`` for every dilation (PyG offsets keys containing 'index')."""
-
-    def __call__(self, data: Data) -> Data:
-        out = data.clone()
-        shape = tuple(int(v) for v in data.lattice_shape.view(-1))
-        for d in DILATIONS:
-            out[f"dilated_edge_index_{d}"] = lattice_graph(shape, dilation=d)[0]
-        return out
-
-    def __repr__(self) -> str:
-        return f"AddDilatedEdges({DILATIONS})"
-
-
-class Prepare:
-    """The pre-transform of every dataset: hierarchy and dilated edges."""
-
-    def __init__(self) -> None:
-        self.hierarchy, self.dilated = AddHierarchy(), AddDilatedEdges()
-
-    def __call__(self, data: Data) -> Data:
-        return self.dilated(self.hierarchy(data))
-
-    def __repr__(self) -> str:
-        return "Prepare(AddHierarchy(), AddDilatedEdges)"
-
-
-class LatticeStack(nn.Module):
-    """Encoder, residual LatticeConv layers (each with its dilation), and a node head."""
-
-    def __init__(self, in_channels: int, hidden: int, out_channels: int,
-                 dilations: list[int]) -> None:  # fmt: skip
-        super().__init__()
-        self.dilations = dilations
-        self.encoder = nn.Sequential(nn.Linear(in_channels, hidden), nn.SiLU())
-        self.convs = nn.ModuleList(LatticeConv(hidden, hidden) for _ in dilations)
-        self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(),
-                                  nn.Linear(hidden, out_channels))  # fmt: skip
-
-    def forward(self, data: Data) -> Tensor:
-        h = self.encoder(data.x)
-        for d, conv in zip(self.dilations, self.convs, strict=True):
-            h = h + torch.nn.functional.silu(conv(h, data[f"dilated_edge_index_{d}"]))
-        return self.head(h)
-
-
-def build_models(in_channels: int, out_channels: int, hidden: int) -> dict[str, nn.Module]:
-    # Comparable sizes: each model's parameter count is printed with the table.
-    return {
-        "RGNet exact": RGNet(in_channels, hidden, out_channels, mode="exact", depth=2),
-        "RGNet unet": RGNet(in_channels, hidden, out_channels, mode="unet", depth=1),
-        "local": LatticeStack(in_channels, hidden, out_channels, [1] * 4),
-        "dilated": LatticeStack(in_channels, hidden, out_channels, list(DILATIONS)),
-    }
-
-
-class MixedSizes:
-    """Batches from several same-size loaders, in a fresh random order every epoch."""
-
-    def __init__(self, loaders: list[DataLoader], seed: int) -> None:
-        self.loaders, self.rng = loaders, random.Random(seed)
-
-    def __iter__(self) -> Iterator[Data]:
-        batches = [b for loader in self.loaders for b in loader]
-        self.rng.shuffle(batches)
-        return iter(batches)
-
-    def __len__(self) -> int:
-        return sum(len(loader) for loader in self.loaders)
-
-
-# ----------------------------------------------------------------------------- targets
-def footprint_loss(model: nn.Module, batch: Data) -> Tensor:
-    out = model(batch)
-    bce = nn.functional.binary_cross_entropy_with_logits(out[:, 0], batch.toppled)
-    mse = nn.functional.mse_loss(out[:, 1], torch.log1p(batch.topplings.float()))
-    return bce + mse
-
-
-def hazard_loss(model: nn.Module, batch: Data) -> Tensor:
-    return nn.functional.mse_loss(model(batch)[:, 0], batch.hazard)
-
-
-def predicted_size(out: Tensor, batch: Data) -> Tensor:
-    counts = torch.expm1(out[:, 1].clamp(min=0)) * (out[:, 0] > 0)
-    return torch.zeros(batch.num_graphs).index_add_(0, batch.batch, counts)
-
-
-def footprint_metrics(predict) -> dict:
-    """Metrics of a predictor ``predict(batch) -> (N, 2)`` (logit, log count)."""
-
-    def iou(model: nn.Module, batch: Data) -> Tensor:
-        return footprint_iou(predict(batch)[:, 0] > 0, batch.toppled > 0, batch.batch)
-
-    def size_error(model: nn.Module, batch: Data) -> Tensor:
-        est = predicted_size(predict(batch), batch)
-        return (torch.log1p(est) - torch.log1p(batch.avalanche_size.float())).abs()
-
-    return {"IoU": iou, "|dlog(1+s)|": size_error}
-
-
-def hazard_metrics(predict) -> dict:
-    def spearman(model: nn.Module, batch: Data) -> Tensor:
-        return spearman_per_graph(predict(batch)[:, 0], batch.hazard, batch.batch)
-
-    def recall(model: nn.Module, batch: Data) -> Tensor:
-        return top_fraction_recall(predict(batch)[:, 0], batch.hazard, batch.batch, 0.01)
-
-    return {"Spearman": spearman, "top-1% recall": recall}
+#: Table names of the models of sgnn.train.sandpile_model.
+MODELS = {"RGNet exact": "rgnet-exact", "RGNet unet": "rgnet-unet", "local": "local",
+          "dilated": "dilated"}  # fmt: skip
 
 
 def heuristic(batch: Data, target: str) -> Tensor:
@@ -192,6 +83,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--patience", type=int, default=4, help="early-stopping patience")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--out", type=Path, default=Path("outputs/sandpile_extrapolation"))
@@ -208,39 +100,36 @@ def main() -> None:
 
     def dataset(size: int, samples: int, seed: int) -> SandpileAvalanches:
         return SandpileAvalanches(str(args.out / "data"), size, samples, args.target, seed,
-                                  pre_transform=Prepare(), num_workers=args.workers,
+                                  pre_transform=sandpile_transform(), num_workers=args.workers,
                                   log=False)  # fmt: skip
 
     # Training and validation seeds differ from every evaluation seed (10_000 + L).
-    train = MixedSizes([DataLoader(dataset(L, args.train_samples, 1 + k), args.batch_size,
-                                   shuffle=True) for k, L in enumerate(args.train_sizes)],
-                       args.seed)  # fmt: skip
-    val = MixedSizes([DataLoader(dataset(L, max(4, args.train_samples // 10), 100 + k),
-                                 args.batch_size) for k, L in enumerate(args.train_sizes)],
-                     args.seed)  # fmt: skip
+    sizes = list(enumerate(args.train_sizes))
+    train = MixedSizeLoader([DataLoader(dataset(L, args.train_samples, 1 + k), args.batch_size,
+                                        shuffle=True) for k, L in sizes], args.seed)  # fmt: skip
+    val = MixedSizeLoader([DataLoader(dataset(L, max(4, args.train_samples // 10), 100 + k),
+                                      args.batch_size) for k, L in sizes], args.seed)  # fmt: skip
     evals = {L: DataLoader(dataset(L, args.eval_samples, 10_000 + L), 4) for L in args.eval_sizes}
     print(f"data ready in {time.perf_counter() - tic:.0f} s")
 
-    footprint = args.target == "footprint"
-    in_channels = 6 if footprint else 5
-    loss_fn = footprint_loss if footprint else hazard_loss
-    metrics_of = footprint_metrics if footprint else hazard_metrics
     results: dict[str, dict[int, dict[str, float]]] = {}
     params: dict[str, int] = {}
-    models = build_models(in_channels, 2 if footprint else 1, args.hidden)
-    for name, model in models.items():
+    models: dict[str, nn.Module] = {}
+    for name, key in MODELS.items():
         seed_everything(args.seed)
+        model = models[name] = sandpile_model(key, args.target, args.hidden)
         start = time.perf_counter()
-        history = fit(model, loss_fn, train, val, epochs=args.epochs, lr=args.lr, patience=4,
-                      progress=False)  # fmt: skip
+        history = fit(model, sandpile_loss(args.target), train, val, epochs=args.epochs,
+                      lr=args.lr, patience=args.patience, progress=False)  # fmt: skip
         params[name] = sum(p.numel() for p in model.parameters())
         model.eval()
-        results[name] = {L: evaluate(model, loader, metrics_of(model)) for L, loader in
-                         evals.items()}  # fmt: skip
+        results[name] = {L: evaluate(model, loader, sandpile_metrics(args.target))
+                         for L, loader in evals.items()}  # fmt: skip
         print(f"{name}: {params[name]} parameters, best epoch {history.best_epoch}, "
               f"{time.perf_counter() - start:.0f} s")  # fmt: skip
     results["heuristic"] = {
-        L: evaluate(nn.Identity(), loader, metrics_of(lambda b: heuristic(b, args.target)))
+        L: evaluate(nn.Identity(), loader,
+                    sandpile_metrics(args.target, lambda b: heuristic(b, args.target)))
         for L, loader in evals.items()
     }
     params["heuristic"] = 0
@@ -299,7 +188,7 @@ def plot(results: dict, args: argparse.Namespace, models: dict, evals: dict) -> 
     with torch.no_grad():
         for batch in evals[largest]:
             true_sizes.append(batch.avalanche_size.float())
-            pred_sizes.append(predicted_size(model(batch), batch))
+            pred_sizes.append(predicted_avalanche_size(model(batch), batch))
     fig, ax = plt.subplots(figsize=(5, 4))
     for values, label in ((torch.cat(true_sizes), "simulated"),
                           (torch.cat(pred_sizes), "RGNet exact")):  # fmt: skip

@@ -7,6 +7,10 @@ Commands:
   exact values.
 * ``generate`` -- build a :class:`~sgnn.data.SandpileAvalanches` dataset (or
   one shard of it) in a cache directory.
+* ``train`` -- train one of :data:`~sgnn.train.SANDPILE_MODELS` on avalanches
+  of small lattices and save a checkpoint.
+* ``evaluate`` -- print a checkpoint's metrics on fresh configurations of
+  several lattice sizes.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +84,71 @@ def build_parser() -> argparse.ArgumentParser:
                      help="generating processes (default: up to 4)")  # fmt: skip
     gen.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     gen.set_defaults(func=_generate)
+
+    train = sub.add_parser(
+        "train",
+        help="train a model on sandpile avalanches of small lattices",
+        description="Train one sandpile model on avalanches of the given lattice sizes "
+        "(datasets generated into ROOT, seeds DATA_SEED + k for the k-th size and "
+        "DATA_SEED + 100 + k for validation) and save the best-validation weights with "
+        "their configuration to OUT.",
+    )
+    _add_data_arguments(train, sizes=[16, 32], samples=1000, data_seed=1)
+    train.add_argument("--model", choices=_models(), default="rgnet-exact")
+    train.add_argument("--hidden", type=_positive_int, default=32, help="hidden channels")
+    train.add_argument("--val-samples", type=_positive_int, default=100, metavar="S",
+                       help="validation samples per size (default: 100)")  # fmt: skip
+    train.add_argument("--epochs", type=_positive_int, default=15)
+    train.add_argument("--patience", type=_positive_int, default=4)
+    train.add_argument("--batch-size", type=_positive_int, default=16)
+    train.add_argument("--lr", type=float, default=3e-3)
+    train.add_argument("--seed", type=int, default=0, help="seed of the weights and batches")
+    train.add_argument("--out", required=True, help="checkpoint file to write")
+    train.set_defaults(func=_train)
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="print a trained model's metrics over lattice sizes",
+        description="Evaluate a checkpoint written by 'sgnn train' on fresh datasets "
+        "(seed DATA_SEED + L for side L) and print one row per lattice size.",
+    )
+    ev.add_argument("checkpoint", help="a checkpoint written by 'sgnn train'")
+    _add_data_arguments(ev, sizes=[16, 32, 64, 128], samples=50, data_seed=10_000)
+    ev.add_argument("--batch-size", type=_positive_int, default=4)
+    ev.set_defaults(func=_evaluate)
     return parser
+
+
+def _models() -> tuple[str, ...]:
+    from sgnn.train.sandpile import SANDPILE_MODELS
+
+    return SANDPILE_MODELS
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser, sizes: list[int], samples: int,
+                        data_seed: int) -> None:  # fmt: skip
+    parser.add_argument("--root", required=True, help="dataset cache directory")
+    parser.add_argument("--target", choices=("footprint", "hazard"), default=None,
+                        help="footprint or hazard (default: footprint; evaluate: the "
+                        "checkpoint's)")  # fmt: skip
+    parser.add_argument("--sizes", type=_positive_int, nargs="+", default=sizes, metavar="L",
+                        help=f"lattice sides (default: {' '.join(map(str, sizes))})")  # fmt: skip
+    parser.add_argument("--num-samples", type=_positive_int, default=samples, metavar="S",
+                        help=f"samples per size (default: {samples})")  # fmt: skip
+    parser.add_argument("--data-seed", type=_non_negative_int, default=data_seed,
+                        help=f"base seed of the datasets (default: {data_seed})")  # fmt: skip
+    parser.add_argument("--workers", type=_non_negative_int, default=None,
+                        help="generating processes (default: up to 4)")  # fmt: skip
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _dataset(args: argparse.Namespace, size: int, samples: int, seed: int) -> Any:
+    from sgnn.data import SandpileAvalanches
+    from sgnn.train.sandpile import sandpile_transform
+
+    return SandpileAvalanches(args.root, size, samples, args.target, seed,
+                              pre_transform=sandpile_transform(), num_workers=args.workers,
+                              log=not args.no_progress)  # fmt: skip
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -145,6 +214,76 @@ def _generate(args: argparse.Namespace) -> int:
         return 2
     print(f"{dataset!r}: {len(dataset)} samples in {dataset.processed_paths[0]} "
           f"({time.perf_counter() - tic:.1f} s)")  # fmt: skip
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from torch_geometric import seed_everything
+    from torch_geometric.loader import DataLoader
+
+    from sgnn.train import fit
+    from sgnn.train.sandpile import MixedSizeLoader, sandpile_loss, sandpile_model
+
+    args.target = args.target or "footprint"
+    tic = time.perf_counter()
+    try:
+        train_sets = [_dataset(args, L, args.num_samples, args.data_seed + k)
+                      for k, L in enumerate(args.sizes)]  # fmt: skip
+        val_sets = [_dataset(args, L, args.val_samples, args.data_seed + 100 + k)
+                    for k, L in enumerate(args.sizes)]  # fmt: skip
+    except (TypeError, ValueError) as err:
+        print(f"sgnn train: error: {err}", file=sys.stderr)
+        return 2
+    seed_everything(args.seed)
+    model = sandpile_model(args.model, args.target, args.hidden)
+    train = MixedSizeLoader([DataLoader(d, args.batch_size, shuffle=True) for d in train_sets],
+                            args.seed)  # fmt: skip
+    val = MixedSizeLoader([DataLoader(d, args.batch_size) for d in val_sets], args.seed)
+    config = {"model": args.model, "target": args.target, "hidden_channels": args.hidden,
+              "train_sizes": list(args.sizes), "num_samples": args.num_samples,
+              "data_seed": args.data_seed, "seed": args.seed}  # fmt: skip
+    history = fit(model, sandpile_loss(args.target), train, val, epochs=args.epochs,
+                  lr=args.lr, patience=args.patience, checkpoint=args.out, config=config,
+                  progress=not args.no_progress)  # fmt: skip
+    params = sum(p.numel() for p in model.parameters())
+    print(f"{args.model} ({params} parameters) trained on L = {' '.join(map(str, args.sizes))}: "
+          f"best epoch {history.best_epoch} of {len(history.train_loss)}, validation loss "
+          f"{history.best_val_loss:.4f}, {time.perf_counter() - tic:.0f} s; saved {args.out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from torch_geometric.loader import DataLoader
+
+    from sgnn.train import evaluate, load_checkpoint
+    from sgnn.train.sandpile import sandpile_metrics, sandpile_model
+
+    try:
+        payload = load_checkpoint(args.checkpoint)
+        config = payload["config"]
+        model = sandpile_model(config["model"], config["target"], config["hidden_channels"])
+        model.load_state_dict(payload["state_dict"])
+    except (OSError, KeyError, ValueError, RuntimeError) as err:
+        print(f"sgnn evaluate: error: {args.checkpoint} is not a checkpoint of 'sgnn train' "
+              f"({err})", file=sys.stderr)  # fmt: skip
+        return 2
+    if args.target not in (None, config["target"]):
+        print(f"sgnn evaluate: error: the checkpoint predicts {config['target']!r}, not "
+              f"{args.target!r}", file=sys.stderr)  # fmt: skip
+        return 2
+    args.target = config["target"]
+    metrics = sandpile_metrics(args.target)
+    print(f"{config['model']} trained on L = {' '.join(map(str, config['train_sizes']))}, "
+          f"{args.num_samples} fresh samples per size")  # fmt: skip
+    print(f"{'L':>6}" + "".join(f"{name:>16}" for name in metrics))
+    for L in args.sizes:
+        try:
+            data = _dataset(args, L, args.num_samples, args.data_seed + L)
+        except (TypeError, ValueError) as err:
+            print(f"sgnn evaluate: error: {err}", file=sys.stderr)
+            return 2
+        row = evaluate(model, DataLoader(data, args.batch_size), metrics)
+        print(f"{L:>6}" + "".join(f"{row[name]:>16.4f}" for name in metrics), flush=True)
     return 0
 
 

@@ -89,3 +89,38 @@ def test_generate_writes_a_loadable_dataset(tmp_path, capsys) -> None:
     assert main(["generate", "--root", root, "--size", "6", "--num-samples", "2",
                  "--shard", "3", "--num-shards", "2", "--no-progress"]) == 2  # fmt: skip
     assert "shard" in capsys.readouterr().err
+
+
+def test_train_then_evaluate(tmp_path, capsys) -> None:
+    from sgnn.train import load_checkpoint
+
+    root, ckpt = str(tmp_path / "data"), str(tmp_path / "model.pt")
+    argv = ["train", "--root", root, "--model", "local", "--sizes", "4", "8", "--num-samples",
+            "8", "--val-samples", "4", "--epochs", "2", "--hidden", "8", "--workers", "0",
+            "--out", ckpt, "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    assert "local" in capsys.readouterr().out
+    payload = load_checkpoint(ckpt)
+    assert payload["config"]["model"] == "local" and payload["config"]["train_sizes"] == [4, 8]
+    evaluate = ["evaluate", ckpt, "--root", root, "--sizes", "8", "16", "--num-samples", "3",
+                "--workers", "0", "--no-progress"]  # fmt: skip
+    assert main(evaluate) == 0
+    out = capsys.readouterr().out
+    rows = {int(m.group(1)): [float(v) for v in m.group(2).split()]
+            for m in re.finditer(r"^ +(\d+) +([0-9. ]+)$", out, flags=re.M)}  # fmt: skip
+    assert set(rows) == {8, 16} and "IoU" in out
+    assert all(0 <= row[0] <= 1 and row[1] >= 0 for row in rows.values())
+    assert main(evaluate) == 0  # the same checkpoint and data give the same table
+    assert capsys.readouterr().out == out
+    assert main([*evaluate, "--target", "hazard"]) == 2
+    assert "predicts 'footprint'" in capsys.readouterr().err
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    assert main(["evaluate", str(tmp_path / "junk.pt"), "--root", root]) == 2
+    assert "not a checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "generate"])
+def test_subcommand_help(command: str, capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0 and "--root" in capsys.readouterr().out

@@ -10,9 +10,17 @@ from .hierarchy import (
 )
 from .lattice import lattice_graph, sandpile_to_data
 from .particles import particle_hierarchy, particles_to_data
-from .transforms import AddHierarchy, LatticeSymmetry, RandomLatticeSymmetry, lattice_symmetry
+from .transforms import (
+    AddDilatedEdges,
+    AddHierarchy,
+    LatticeSymmetry,
+    RandomLatticeSymmetry,
+    dilated_edge_key,
+    lattice_symmetry,
+)
 
 __all__ = [
+    "AddDilatedEdges",
     "AddHierarchy",
     "HierarchicalData",
     "Hierarchy",
@@ -21,6 +29,7 @@ __all__ = [
     "SandpileAvalanches",
     "coarse_grain",
     "coarse_grain_hierarchy",
+    "dilated_edge_key",
     "lattice_graph",
     "lattice_symmetry",
     "particle_hierarchy",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,7 +212,10 @@ def _block_centres(grid: Tensor, size: int, fine: tuple[int, int]) -> Tensor:
 
 
 def coarse_grain(
-    x: Tensor, cluster: Tensor, reduce: str = "sum", dim_size: int | None = None
+    x: Tensor,
+    cluster: Tensor,
+    reduce: str | Sequence[str] = "sum",
+    dim_size: int | None = None,
 ) -> Tensor:
     r"""Pool node features into their blocks: :math:`X'_c = \bigoplus_{i : c_i = c} X_i`.
 
@@ -222,8 +226,10 @@ def coarse_grain(
         x (torch.Tensor): Node features, shape :math:`(N, *)`.
         cluster (torch.Tensor): Block of every node, shape :math:`(N,)`,
             ``torch.long``.
-        reduce (str, optional): ``"sum"``, ``"mean"``, ``"max"`` or ``"min"``.
-            (default: ``"sum"``)
+        reduce (str or Sequence[str], optional): ``"sum"``, ``"mean"``,
+            ``"max"`` or ``"min"``; or one of these per feature column of a 2-D
+            ``x`` (e.g. mean-pool densities but max-pool an indicator, so
+            that it survives on every level). (default: ``"sum"``)
         dim_size (int, optional): Number of blocks; ``cluster.max() + 1`` if
             omitted. Give it when trailing blocks may be empty.
 
@@ -231,9 +237,36 @@ def coarse_grain(
         torch.Tensor: Shape :math:`(N', *)`.
     """
     _check_cluster(x, cluster)
-    if reduce not in REDUCTIONS:
-        raise ValueError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}")
-    return scatter(x, cluster, dim=0, dim_size=dim_size, reduce=reduce)
+    if isinstance(reduce, str):
+        if reduce not in REDUCTIONS:
+            raise ValueError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}")
+        return scatter(x, cluster, dim=0, dim_size=dim_size, reduce=reduce)
+    reductions = check_reductions(reduce, x.size(-1) if x.dim() == 2 else None)
+    if x.dim() != 2:
+        raise ValueError(f"a per-column reduce needs x of shape (N, F), got {tuple(x.shape)}")
+    if dim_size is None:
+        dim_size = int(cluster.max()) + 1 if cluster.numel() else 0
+    out = x.new_empty(dim_size, x.size(1))
+    for name in set(reductions):
+        columns = torch.tensor([i for i, r in enumerate(reductions) if r == name],
+                               device=x.device)  # fmt: skip
+        out[:, columns] = scatter(x[:, columns], cluster, dim=0, dim_size=dim_size,
+                                  reduce=name)  # fmt: skip
+    return out
+
+
+def check_reductions(reduce: Any, channels: int | None) -> tuple[str, ...]:
+    """Validates a per-column ``reduce``: a sequence of ``channels`` names from REDUCTIONS."""
+    if isinstance(reduce, str) or not isinstance(reduce, Sequence):
+        raise TypeError(f"reduce must be a str or a sequence of str, got {reduce!r}")
+    reductions = tuple(reduce)
+    bad = [r for r in reductions if r not in REDUCTIONS]
+    if bad:
+        raise ValueError(f"reduce entries must be in {REDUCTIONS}, got {bad[0]!r}")
+    if channels is not None and len(reductions) != channels:
+        raise ValueError(f"reduce has {len(reductions)} entries, one per feature column "
+                         f"expected ({channels})")  # fmt: skip
+    return reductions
 
 
 def refine(x_coarse: Tensor, cluster: Tensor) -> Tensor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import random
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -13,9 +14,16 @@ from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import coalesce
 
 from .hierarchy import HierarchicalData, coarse_grain_hierarchy
-from .lattice import check_lattice_shape
+from .lattice import BOUNDARIES, check_lattice_shape, lattice_graph
 
-__all__ = ["AddHierarchy", "LatticeSymmetry", "RandomLatticeSymmetry", "lattice_symmetry"]
+__all__ = [
+    "AddDilatedEdges",
+    "AddHierarchy",
+    "LatticeSymmetry",
+    "RandomLatticeSymmetry",
+    "dilated_edge_key",
+    "lattice_symmetry",
+]
 
 D4_NAMES = (
     "identity",
@@ -166,3 +174,54 @@ class AddHierarchy(BaseTransform):
             f"{type(self).__name__}(factor={self.factor}, num_levels={self.num_levels}, "
             f"boundary={self.boundary!r})"
         )
+
+
+def dilated_edge_key(dilation: int) -> str:
+    """The ``Data`` key of the edges of a lattice dilated by ``dilation``.
+
+    ``"edge_index"`` for 1, else ``"edge_index_dilation_<d>"``; the key
+    contains ``"index"``, so PyG's batching offsets it like ``edge_index``.
+    """
+    if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 1:
+        raise ValueError(f"dilation must be a positive int, got {dilation!r}")
+    return "edge_index" if dilation == 1 else f"edge_index_dilation_{dilation}"
+
+
+class AddDilatedEdges(BaseTransform):
+    r"""Attaches the edges of the lattice dilated by each :math:`d > 1`.
+
+    Site :math:`(i, j)` is joined to :math:`(i \pm d, j)` and
+    :math:`(i, j \pm d)` (:func:`lattice_graph` with ``dilation=d``); the
+    edges go under :func:`dilated_edge_key` ``(d)``, which
+    :class:`~sgnn.nn.LatticeGNN` reads. Dilation 1 is the ``edge_index``
+    already present. Returns a copy; the input is not modified.
+
+    Args:
+        dilations (Sequence[int]): Dilations to add (1 is skipped).
+        boundary (str, optional): ``"open"`` or ``"periodic"``.
+            (default: ``"open"``)
+    """
+
+    def __init__(self, dilations: Sequence[int], boundary: str = "open") -> None:
+        if isinstance(dilations, int) or not isinstance(dilations, Sequence):
+            raise TypeError(f"dilations must be a sequence of ints, got {dilations!r}")
+        for d in dilations:
+            dilated_edge_key(d)  # validates
+        if boundary not in BOUNDARIES:
+            raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
+        self.dilations = tuple(sorted(set(dilations)))
+        self.boundary = boundary
+
+    def forward(self, data: Data) -> Data:
+        if "lattice_shape" not in data:
+            raise ValueError("data needs lattice_shape (H, W); build it with sandpile_to_data")
+        shape = tuple(int(v) for v in data.lattice_shape.view(-1)[:2])
+        out = copy.copy(data)
+        for d in self.dilations:
+            if d > 1:
+                out[dilated_edge_key(d)] = lattice_graph(shape, self.boundary, dilation=d)[0]
+        return out
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({list(self.dilations)}, "
+                f"boundary={self.boundary!r})")  # fmt: skip

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -10,13 +11,14 @@ from torch import Tensor
 from torch.nn import Linear, Module, ModuleList, Sequential, SiLU
 from torch_geometric.utils import scatter
 
-from ..data.hierarchy import coarse_grain, refine
+from ..data.hierarchy import check_reductions, coarse_grain, refine
 from ._mlp import mlp
 from .lattice_conv import LatticeConv
 
 __all__ = ["RGNet"]
 
 MODES = ("exact", "unet")
+POOLS = ("mean", "sum", "max")
 
 
 class RGNet(Module):
@@ -63,8 +65,20 @@ class RGNet(Module):
         mode (str, optional): ``"exact"`` or ``"unet"``. (default: ``"exact"``)
         depth (int, optional): :class:`LatticeConv` layers per block.
             (default: ``2``)
-        pool (str, optional): Reduction of :math:`P`, ``"mean"`` or ``"sum"``.
+        pool (str or Sequence[str], optional): Reduction of :math:`P`,
+            ``"mean"``, ``"sum"`` or ``"max"``, or one of these per input
+            channel (max-pooling an indicator keeps it at 1 on every level,
+            where a mean would dilute it by :math:`b^{-2}` per level).
             (default: ``"mean"``)
+        renormalise (float, optional): Rescale the fluctuations of the
+            mean-pooled channels by this factor at every level,
+            :math:`x^{(k+1)} = \bar{x} + s\,(P x^{(k)} - \bar{x})` with
+            :math:`\bar{x}` the graph's mean of the level. For inputs with
+            short-range correlations the block means fluctuate
+            :math:`b` times less per level; :math:`s = b` undoes that, so every
+            level sees statistically alike inputs (the fixed point that lets
+            weights shared across levels transfer to larger lattices).
+            (default: :obj:`None`, plain pooling)
         graph_channels (int, optional): Size of a graph-level output.
             (default: :obj:`None`, none)
         level_aggr (str, optional): How the graph readout combines levels,
@@ -87,7 +101,8 @@ class RGNet(Module):
         out_channels: int,
         mode: str = "exact",
         depth: int = 2,
-        pool: str = "mean",
+        pool: str | Sequence[str] = "mean",
+        renormalise: float | None = None,
         graph_channels: int | None = None,
         level_aggr: str = "mean",
         act: Callable[[], Module] = SiLU,
@@ -95,18 +110,31 @@ class RGNet(Module):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if pool not in ("mean", "sum"):
-            raise ValueError(f"pool must be 'mean' or 'sum', got {pool!r}")
+        if isinstance(pool, str):
+            if pool not in POOLS:
+                raise ValueError(f"pool must be one of {POOLS} or one per input channel, "
+                                 f"got {pool!r}")  # fmt: skip
+        else:
+            pool = check_reductions(pool, in_channels)
+            if not set(pool) <= set(POOLS):
+                raise ValueError(f"pool entries must be in {POOLS}, got {pool!r}")
         if level_aggr not in ("mean", "sum"):
             raise ValueError(f"level_aggr must be 'mean' or 'sum', got {level_aggr!r}")
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
             raise ValueError(f"depth must be a non-negative int, got {depth!r}")
+        if renormalise is not None and not (isinstance(renormalise, (int, float))
+                                            and math.isfinite(renormalise) and renormalise > 0):
+            raise ValueError(f"renormalise must be a positive number, got {renormalise!r}")
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
         self.out_channels = out_channels
         self.mode = mode
         self.depth = depth
         self.pool = pool
+        self.renormalise = renormalise
+        means = [pool == "mean"] * in_channels if isinstance(pool, str) else [
+            r == "mean" for r in pool]  # fmt: skip
+        self._mean_columns = [i for i, is_mean in enumerate(means) if is_mean]
         self.graph_channels = graph_channels
         self.level_aggr = level_aggr
         hidden = hidden_channels
@@ -143,7 +171,8 @@ class RGNet(Module):
         sizes = [data.level_size(k) for k in range(levels)]
         lifted = [x]
         for k in range(levels - 1):
-            lifted.append(coarse_grain(lifted[k], graphs[k][2], self.pool, dim_size=sizes[k + 1]))
+            batch = data[f"batch_{k + 1}"] if self.renormalise is not None else None
+            lifted.append(self.lift(lifted[k], graphs[k][2], batch, sizes[k + 1]))
         encoded = [self.encoder(v) for v in lifted]
         if self.mode == "unet":  # fine-to-coarse pass, then the same top-down pass
             up = self._block(encoded[0], torch.zeros_like(encoded[0]), graphs[0][0], up=True)
@@ -165,6 +194,28 @@ class RGNet(Module):
             return outputs[0]
         return outputs[0], self._graph_output(data, states, levels)
 
+    def lift(self, x: Tensor, cluster: Tensor, batch: Tensor | None = None,
+             dim_size: int | None = None) -> Tensor:  # fmt: skip
+        r"""The block pooling :math:`P` of the inputs, from one level to the next.
+
+        Args:
+            x (torch.Tensor): Inputs of a level, :math:`(N_k, F_{in})`.
+            cluster (torch.Tensor): Block of every node, :math:`(N_k,)`.
+            batch (torch.Tensor, optional): Graph of every block,
+                :math:`(N_{k+1},)`; needed with ``renormalise`` (default: one graph).
+            dim_size (int, optional): Number of blocks.
+        """
+        out = coarse_grain(x, cluster, self.pool, dim_size=dim_size)
+        if self.renormalise is None or not self._mean_columns:
+            return out
+        if batch is None:
+            batch = torch.zeros(out.size(0), dtype=torch.long, device=out.device)
+        cols = self._mean_columns
+        mean = scatter(out[:, cols], batch, dim=0, reduce="mean")[batch]
+        out = out.clone()
+        out[:, cols] = mean + self.renormalise * (out[:, cols] - mean)
+        return out
+
     def _graph_output(self, data: Any, states: list[Tensor], levels: int) -> Tensor:
         batch0 = data.get("batch")
         if batch0 is None:
@@ -179,7 +230,8 @@ class RGNet(Module):
         return self.graph_head(pooled)
 
     def __repr__(self) -> str:
-        extra = f", graph_channels={self.graph_channels}" if self.graph_channels else ""
+        extra = f", renormalise={self.renormalise}" if self.renormalise is not None else ""
+        extra += f", graph_channels={self.graph_channels}" if self.graph_channels else ""
         return (
             f"{type(self).__name__}({self.in_channels}, {self.hidden_channels}, "
             f"{self.out_channels}, mode={self.mode!r}, depth={self.depth}{extra})"

@@ -225,7 +225,7 @@ def assert_coarse_graining_equivariant(
     shape: tuple[int, int],
     in_channels: int | None = None,
     factor: int = 2,
-    pool: str = "mean",
+    pool: str | Sequence[str] | None = None,
     seed: int = 0,
     dtype: torch.dtype = torch.float64,
     atol: float | None = None,
@@ -244,8 +244,10 @@ def assert_coarse_graining_equivariant(
         in_channels (int, optional): Input feature size; ``model.in_channels``
             if omitted.
         factor (int, optional): Block side :math:`b`. (default: ``2``)
-        pool (str, optional): The pooling :math:`P` the model lifts with.
-            (default: ``"mean"``)
+        pool (str or Sequence[str], optional): The pooling :math:`P` the model
+            lifts with, as :func:`~sgnn.data.coarse_grain` takes it.
+            (default: :obj:`None`: ``model.lift(x, cluster)`` if the model has
+            one, as :class:`~sgnn.nn.RGNet` does, else ``"mean"``)
         seed, dtype, atol: As in :func:`assert_permutation_equivariant`.
     """
     h, w = check_lattice_shape(shape)
@@ -259,7 +261,11 @@ def assert_coarse_graining_equivariant(
     x = torch.randn(h * w, channels, generator=gen, dtype=torch.float64).to(dtype)
     fine = coarse_grain_hierarchy((h, w), factor)
     coarse = coarse_grain_hierarchy((h // factor, w // factor), factor)
-    px = coarse_grain(x, fine.cluster[0], pool)
+    with torch.no_grad():
+        if pool is None and callable(getattr(model, "lift", None)):
+            px = model.lift(x, fine.cluster[0], dim_size=fine.num_nodes(1))
+        else:
+            px = coarse_grain(x, fine.cluster[0], "mean" if pool is None else pool)
     with torch.no_grad():
         out_fine = model(_lattice_data(x, fine, (h, w)), return_levels=True)
         out_coarse = model(_lattice_data(px, coarse, (h // factor, w // factor)),

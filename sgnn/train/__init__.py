@@ -16,9 +16,20 @@ from .metrics import (
     spearman_per_graph,
     top_fraction_recall,
 )
+from .sandpile import (
+    SANDPILE_MODELS,
+    MixedSizeLoader,
+    predicted_avalanche_size,
+    sandpile_loss,
+    sandpile_metrics,
+    sandpile_model,
+    sandpile_transform,
+)
 
 __all__ = [
+    "SANDPILE_MODELS",
     "History",
+    "MixedSizeLoader",
     "cleanup_distributed",
     "distributed_loader",
     "evaluate",
@@ -28,7 +39,12 @@ __all__ = [
     "is_main_process",
     "load_checkpoint",
     "log_count_mae",
+    "predicted_avalanche_size",
     "relative_size_error",
+    "sandpile_loss",
+    "sandpile_metrics",
+    "sandpile_model",
+    "sandpile_transform",
     "save_checkpoint",
     "setup_distributed",
     "spearman_per_graph",

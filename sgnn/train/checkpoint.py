@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,11 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,
     Loads the weights into ``model`` if given (strictly) and returns the whole
     payload: ``state_dict``, ``config`` and any extras.
     """
-    payload = torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+        # Not a torch file, a truncated one, or one holding objects beyond weights.
+        raise ValueError(f"{path} is not an sgnn checkpoint: {err}") from None
     if not isinstance(payload, dict) or "state_dict" not in payload:
         raise ValueError(f"{path} is not an sgnn checkpoint (no state_dict)")
     if model is not None:

@@ -113,6 +113,19 @@ def test_coarse_grain_and_refine_match_dense_reshape(h, w, b, reduce, seed) -> N
     torch.testing.assert_close(lhs, rhs)
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 10), st.integers(1, 10), st.integers(2, 3),
+       st.lists(st.sampled_from(["sum", "mean", "max", "min"]), min_size=1, max_size=5),
+       st.integers(0, 1000))  # fmt: skip
+def test_per_column_reductions_match_the_dense_reference(h, w, b, reductions, seed) -> None:
+    hier = coarse_grain_hierarchy((h, w), b, num_levels=2)
+    x = np.random.default_rng(seed).normal(size=(h * w, len(reductions)))
+    pooled = coarse_grain(torch.from_numpy(x), hier.cluster[0], reductions).numpy()
+    for j, reduce in enumerate(reductions):
+        np.testing.assert_allclose(pooled[:, j], dense_block_pool(x[:, j], (h, w), b, reduce),
+                                   atol=1e-12)  # fmt: skip
+
+
 @pytest.mark.parametrize("k", [1, 2, 3])
 @pytest.mark.parametrize("element", range(8))
 def test_pooling_commutes_with_d4(k: int, element: int) -> None:
@@ -227,6 +240,14 @@ def test_pooling_rejects_bad_arguments() -> None:
         coarse_grain(x, torch.zeros(4, dtype=torch.long), "median")
     with pytest.raises(ValueError, match="cluster has 3 entries"):
         coarse_grain(x, torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="one per feature column"):
+        coarse_grain(x, torch.zeros(4, dtype=torch.long), ("sum", "max", "mean"))
+    with pytest.raises(ValueError, match="reduce entries"):
+        coarse_grain(x, torch.zeros(4, dtype=torch.long), ("sum", "median"))
+    with pytest.raises(ValueError, match=r"shape \(N, F\)"):
+        coarse_grain(torch.randn(4), torch.zeros(4, dtype=torch.long), ("sum",))
+    with pytest.raises(TypeError, match="reduce"):
+        coarse_grain(x, torch.zeros(4, dtype=torch.long), 3)
     with pytest.raises(TypeError, match="cluster"):
         coarse_grain(x, torch.zeros(4))
     with pytest.raises(ValueError, match="cluster values"):

@@ -8,11 +8,14 @@ import numpy as np
 import pytest
 import torch
 from torch_geometric import seed_everything
+from torch_geometric.data import Batch
 
 from sgnn.data import (
+    AddDilatedEdges,
     AddHierarchy,
     LatticeSymmetry,
     RandomLatticeSymmetry,
+    dilated_edge_key,
     lattice_graph,
     lattice_symmetry,
     sandpile_to_data,
@@ -93,3 +96,28 @@ def test_transform_reprs_and_errors() -> None:
         LatticeSymmetry(1)(data)
     with pytest.raises(ValueError, match="lattice_shape"):
         AddHierarchy()(data)
+
+
+def test_add_dilated_edges_matches_lattice_graph_and_batches() -> None:
+    data = sandpile_to_data(np.zeros((6, 9), dtype=int))
+    out = AddDilatedEdges([4, 1, 2])(data)
+    assert dilated_edge_key(1) == "edge_index" and "edge_index_dilation_1" not in out
+    for d in (2, 4):
+        assert torch.equal(out[dilated_edge_key(d)], lattice_graph((6, 9), dilation=d)[0])
+    assert "edge_index_dilation_2" not in data  # the input is not modified
+    periodic = AddDilatedEdges([2], boundary="periodic")(data)
+    expected = lattice_graph((6, 9), "periodic", dilation=2)[0]
+    assert torch.equal(periodic.edge_index_dilation_2, expected)
+    batch = Batch.from_data_list([out, out])
+    assert torch.equal(batch.edge_index_dilation_4[:, out.edge_index_dilation_4.size(1):],
+                       out.edge_index_dilation_4 + 54)  # fmt: skip
+    assert repr(AddDilatedEdges([2, 1])) == "AddDilatedEdges([1, 2], boundary='open')"
+    with pytest.raises(ValueError, match="dilation"):
+        AddDilatedEdges([0])
+    with pytest.raises(TypeError, match="dilations"):
+        AddDilatedEdges(2)
+    with pytest.raises(ValueError, match="boundary"):
+        AddDilatedEdges([2], boundary="twisted")
+    del data.lattice_shape
+    with pytest.raises(ValueError, match="lattice_shape"):
+        AddDilatedEdges([2])(data)

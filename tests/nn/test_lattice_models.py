@@ -9,8 +9,15 @@ from hypothesis import strategies as st
 from torch_geometric.loader import DataLoader
 from torch_geometric.nn import Sequential
 
-from sgnn.data import AddHierarchy, lattice_graph, sandpile_to_data
-from sgnn.nn import LatticeConv, RGNet
+from sgnn.data import (
+    AddDilatedEdges,
+    AddHierarchy,
+    coarse_grain,
+    coarse_grain_hierarchy,
+    lattice_graph,
+    sandpile_to_data,
+)
+from sgnn.nn import LatticeConv, LatticeGNN, RGNet
 from sgnn.sandpile import sample_recurrent
 from sgnn.testing import (
     assert_coarse_graining_equivariant,
@@ -84,6 +91,91 @@ def test_rgnet_exact_on_rectangles_and_factor_3() -> None:
     assert_coarse_graining_equivariant(RGNet(4, 8, 2), (12, 20), atol=1e-10)
     assert_coarse_graining_equivariant(RGNet(4, 8, 2, pool="sum"), (18, 9), factor=3,
                                        pool="sum", atol=1e-10)  # fmt: skip
+
+
+def test_rgnet_with_per_channel_pooling_is_exact_and_the_wrong_p_is_caught() -> None:
+    torch.manual_seed(0)
+    pool = ("mean", "mean", "sum", "max")
+    model = RGNet(4, 8, 2, pool=pool)
+    assert_coarse_graining_equivariant(model, (16, 16), pool=pool, atol=1e-10)
+    with pytest.raises(AssertionError, match="coarse-graining"):
+        assert_coarse_graining_equivariant(model, (16, 16), pool="mean")
+    assert_coarse_graining_equivariant(model, (16, 16), atol=1e-10)  # P = model.lift
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (32, 8)])
+def test_rgnet_with_renormalised_pooling_is_exact(shape) -> None:
+    torch.manual_seed(0)
+    model = RGNet(4, 8, 2, pool=("mean", "mean", "max", "mean"), renormalise=2.0)
+    assert repr(model).endswith("renormalise=2.0)")
+    assert_coarse_graining_equivariant(model, shape, atol=1e-10)
+    with pytest.raises(AssertionError, match="coarse-graining"):  # plain pooling is not its P
+        assert_coarse_graining_equivariant(model, shape, pool=model.pool)
+    # The lift keeps each graph's mean and scales the block fluctuations by 2.
+    x = torch.randn(64, 4, dtype=torch.float64)
+    cluster = coarse_grain_hierarchy((8, 8)).cluster[0]
+    lifted = model.double().lift(x, cluster)
+    plain = coarse_grain(x, cluster, "mean")
+    centred = plain[:, 0] - plain[:, 0].mean()
+    torch.testing.assert_close(lifted[:, 0] - plain[:, 0].mean(), 2 * centred)
+    torch.testing.assert_close(lifted[:, 2], coarse_grain(x[:, 2], cluster, "max"))
+    with pytest.raises(ValueError, match="renormalise"):
+        RGNet(4, 8, 2, renormalise=0.0)
+
+
+def test_rgnet_renormalises_each_graph_of_a_batch_about_its_own_mean() -> None:
+    torch.manual_seed(0)
+    model = RGNet(5, 8, 2, renormalise=2.0).double()
+    graphs = [AddHierarchy(num_levels=5)(sandpile_to_data(sample_recurrent((L, L), L),
+                                                          dtype=torch.float64))
+              for L in (16, 12)]  # fmt: skip
+    out = model(next(iter(DataLoader(graphs, batch_size=2))))
+    torch.testing.assert_close(out[256:], model(graphs[1]), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="one per feature column"):
+        RGNet(4, 8, 2, pool=("mean", "max"))
+    with pytest.raises(ValueError, match="pool entries"):
+        RGNet(2, 8, 2, pool=("mean", "min"))
+    with pytest.raises(ValueError, match="pool"):
+        RGNet(2, 8, 2, pool="median")
+
+
+@pytest.mark.parametrize("dilations", [(1, 1, 1, 1), (1, 2, 4, 8)])
+def test_lattice_gnn_is_d4_and_permutation_equivariant_and_batches(dilations) -> None:
+    torch.manual_seed(0)
+    transform = AddDilatedEdges(dilations)
+    model = LatticeGNN(5, 8, 2, dilations)
+    data = sandpile_to_data(sample_recurrent((12, 12), 3))
+    # LatticeSymmetry rebuilds edge_index only, so the dilated edges are re-added after it.
+    assert_lattice_symmetric(model, data, forward=lambda m, d: m(transform(d)))
+    assert_permutation_equivariant(model, transform(data), forward=lambda m, d: m(d))
+    graphs = [transform(sandpile_to_data(sample_recurrent((L, L), L))) for L in (9, 16)]
+    batch = next(iter(DataLoader(graphs, batch_size=2)))
+    out = model(batch)
+    torch.testing.assert_close(out[batch.batch == 1], model(graphs[1]), rtol=0, atol=1e-5)
+
+
+def test_lattice_gnn_equals_its_layers_by_hand() -> None:
+    torch.manual_seed(1)
+    model = LatticeGNN(5, 6, 3, (1, 2)).double()
+    data = AddDilatedEdges([2])(sandpile_to_data(sample_recurrent((7, 5), 0), dtype=torch.float64))
+    silu = torch.nn.functional.silu
+    h = silu(model.encoder[0](data.x))
+    h = h + silu(model.convs[0](h, lattice_graph((7, 5))[0]))
+    h = h + silu(model.convs[1](h, lattice_graph((7, 5), dilation=2)[0]))
+    torch.testing.assert_close(model(data), model.head(h), rtol=0, atol=1e-12)
+
+
+def test_lattice_gnn_repr_and_errors() -> None:
+    assert repr(LatticeGNN(5, 8, 2, [1, 2])) == "LatticeGNN(5, 8, 2, dilations=[1, 2])"
+    with pytest.raises(ValueError, match="dilations"):
+        LatticeGNN(5, 8, 2, [])
+    with pytest.raises(ValueError, match="dilations"):
+        LatticeGNN(5, 8, 2, [1, 0])
+    data = sandpile_to_data(sample_recurrent((4, 4), 0))
+    with pytest.raises(ValueError, match="AddDilatedEdges"):
+        LatticeGNN(5, 8, 2, [1, 2])(data)
+    with pytest.raises(ValueError, match=r"data.x must have shape \(N, 6\)"):
+        LatticeGNN(6, 8, 2)(data)
 
 
 def test_rgnet_unet_is_not_coarse_graining_equivariant() -> None:

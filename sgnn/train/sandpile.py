@@ -1,0 +1,202 @@
+"""The sandpile learning tasks: models, losses and metrics shared by the CLI and the examples."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn import Module
+from torch.nn.functional import binary_cross_entropy_with_logits, mse_loss
+from torch_geometric.transforms import Compose
+from torch_geometric.utils import scatter
+
+from ..data.transforms import AddDilatedEdges, AddHierarchy
+from ..nn.lattice_gnn import LatticeGNN
+from ..nn.rgnet import RGNet
+from .loop import _num_graphs
+from .metrics import footprint_iou, spearman_per_graph, top_fraction_recall
+
+__all__ = [
+    "SANDPILE_MODELS",
+    "MixedSizeLoader",
+    "predicted_avalanche_size",
+    "sandpile_loss",
+    "sandpile_metrics",
+    "sandpile_model",
+    "sandpile_transform",
+]
+
+#: Model names accepted by :func:`sandpile_model` (and ``sgnn train --model``).
+SANDPILE_MODELS = ("rgnet-exact", "rgnet-unet", "local", "dilated")
+TARGETS = ("footprint", "hazard")
+#: Dilations of the ``"dilated"`` baseline; a fixed number, whatever the lattice size.
+DILATIONS = (1, 2, 4, 8)
+#: Input channels of sandpile_to_data: one-hot height (4), missing neighbours, drop site.
+_IN_CHANNELS = {"footprint": 6, "hazard": 5}
+_OUT_CHANNELS = {"footprint": 2, "hazard": 1}
+
+
+def _check_target(target: str) -> str:
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    return target
+
+
+def sandpile_transform() -> Compose:
+    """The pre-transform every sandpile model can read: the hierarchy and dilated edges."""
+    return Compose([AddHierarchy(), AddDilatedEdges(DILATIONS)])
+
+
+def sandpile_model(name: str, target: str = "footprint", hidden_channels: int = 32) -> Module:
+    r"""One of the models compared on sandpile avalanches, with comparable parameter counts.
+
+    * ``"rgnet-exact"``: :class:`~sgnn.nn.RGNet` (``mode="exact"``, depth 2);
+    * ``"rgnet-unet"``: :class:`~sgnn.nn.RGNet` (``mode="unet"``, depth 1);
+    * ``"local"``: :class:`~sgnn.nn.LatticeGNN` with four nearest-neighbour layers;
+    * ``"dilated"``: :class:`~sgnn.nn.LatticeGNN` with dilations 1, 2, 4, 8.
+
+    The RGNets mean-pool the one-hot heights (local densities, renormalised
+    by :math:`b = 2` per level, see :class:`~sgnn.nn.RGNet`) and max-pool the
+    missing-neighbour count and the drop-site indicator, so that every level
+    knows which blocks touch the boundary and which holds the drop site.
+
+    Args:
+        name (str): One of :data:`SANDPILE_MODELS`.
+        target (str, optional): ``"footprint"`` (outputs: toppled logit and
+            :math:`\log(1 + \text{topplings})` per site) or ``"hazard"``
+            (output: predicted hazard per site). (default: ``"footprint"``)
+        hidden_channels (int, optional): Hidden size. (default: ``32``)
+    """
+    _check_target(target)
+    if isinstance(hidden_channels, bool) or not isinstance(hidden_channels, int) \
+            or hidden_channels < 1:  # fmt: skip
+        raise ValueError(f"hidden_channels must be a positive int, got {hidden_channels!r}")
+    c_in, c_out = _IN_CHANNELS[target], _OUT_CHANNELS[target]
+    pool = ("mean",) * 4 + ("max",) * (c_in - 4)
+    if name in ("rgnet-exact", "rgnet-unet"):
+        mode, depth = ("exact", 2) if name == "rgnet-exact" else ("unet", 1)
+        return RGNet(c_in, hidden_channels, c_out, mode=mode, depth=depth, pool=pool,
+                     renormalise=2.0)  # fmt: skip
+    if name == "local":
+        return LatticeGNN(c_in, hidden_channels, c_out, (1, 1, 1, 1))
+    if name == "dilated":
+        return LatticeGNN(c_in, hidden_channels, c_out, DILATIONS)
+    raise ValueError(f"name must be one of {SANDPILE_MODELS}, got {name!r}")
+
+
+def _soft_iou(logit: Tensor, toppled: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+    # The per-avalanche IoU with probabilities for masks: every avalanche counts
+    # equally, as in the metric, however few sites it covers.
+    p = torch.sigmoid(logit)
+    inter = scatter(p * toppled, batch, 0, dim_size=num_graphs, reduce="sum")
+    union = scatter(p + toppled - p * toppled, batch, 0, dim_size=num_graphs, reduce="sum")
+    return inter / union.clamp(min=1e-6)
+
+
+def sandpile_loss(target: str) -> Callable[[Module, Any], Tensor]:
+    r"""The training loss ``loss(model, batch)`` of a target.
+
+    ``"footprint"``: binary cross-entropy of the toppled mask, plus
+    :math:`1 - ` the mean per-avalanche soft IoU, plus the squared error of
+    :math:`\log(1 + \text{topplings})`; ``"hazard"``: the squared error of the
+    hazard.
+    """
+    if _check_target(target) == "hazard":
+        return lambda model, batch: mse_loss(model(batch)[:, 0], batch.hazard)
+
+    def footprint_loss(model: Module, batch: Any) -> Tensor:
+        out = model(batch)
+        toppled = batch.toppled
+        index = _node_batch(batch, toppled)
+        bce = binary_cross_entropy_with_logits(out[:, 0], toppled)
+        iou = _soft_iou(out[:, 0], toppled, index, _num_graphs(batch)).mean()
+        return bce + (1 - iou) + mse_loss(out[:, 1], torch.log1p(batch.topplings.float()))
+
+    return footprint_loss
+
+
+def predicted_avalanche_size(out: Tensor, batch: Any) -> Tensor:
+    r"""Avalanche size from footprint outputs: :math:`\sum_i [\ell_i > 0]\,(e^{c_i} - 1)`
+    per graph, for logits :math:`\ell` and log counts :math:`c` (clamped at 0)."""
+    counts = torch.expm1(out[:, 1].clamp(min=0)) * (out[:, 0] > 0)
+    return scatter(counts, _node_batch(batch, counts), 0, dim_size=_num_graphs(batch),
+                   reduce="sum")  # fmt: skip
+
+
+def sandpile_metrics(
+    target: str, predict: Callable[[Any], Tensor] | None = None
+) -> dict[str, Callable[[Module, Any], Tensor]]:
+    r"""Per-graph metrics for :func:`~sgnn.train.evaluate`.
+
+    ``"footprint"``: ``IoU`` (:func:`footprint_iou` of the sites with a
+    positive logit) and ``|dlog(1+s)|`` (absolute error of
+    :math:`\log(1 + s)` of the avalanche size, see
+    :func:`predicted_avalanche_size`). ``"hazard"``: ``Spearman``
+    (:func:`spearman_per_graph`) and ``top-1% recall``
+    (:func:`top_fraction_recall`).
+
+    Args:
+        target (str): ``"footprint"`` or ``"hazard"``.
+        predict (Callable, optional): ``predict(batch)`` giving the outputs, for
+            predictors that are not modules (a heuristic); by default the model
+            passed to each metric is called.
+    """
+    _check_target(target)
+
+    def outputs(model: Module, batch: Any) -> Tensor:
+        return predict(batch) if predict is not None else model(batch)
+
+    if target == "hazard":
+        return {
+            "Spearman": lambda model, batch: spearman_per_graph(
+                outputs(model, batch)[:, 0], batch.hazard, _node_batch(batch, batch.hazard)),
+            "top-1% recall": lambda model, batch: top_fraction_recall(
+                outputs(model, batch)[:, 0], batch.hazard, _node_batch(batch, batch.hazard), 0.01),
+        }  # fmt: skip
+
+    def iou(model: Module, batch: Any) -> Tensor:
+        out = outputs(model, batch)
+        return footprint_iou(out[:, 0] > 0, batch.toppled > 0, _node_batch(batch, out))
+
+    def size_error(model: Module, batch: Any) -> Tensor:
+        est = predicted_avalanche_size(outputs(model, batch), batch)
+        return (torch.log1p(est) - torch.log1p(batch.avalanche_size.view(-1).to(est))).abs()
+
+    return {"IoU": iou, "|dlog(1+s)|": size_error}
+
+
+class MixedSizeLoader:
+    """Batches drawn from several loaders (one per lattice size), shuffled together.
+
+    Graphs of one batch must share their number of hierarchy levels, so each
+    loader holds one size; every epoch the batches of all loaders are visited
+    in a fresh random order (seeded), so training alternates between sizes.
+
+    Args:
+        loaders (Iterable): Loaders, e.g. one
+            :class:`torch_geometric.loader.DataLoader` per size.
+        seed (int, optional): Seed of the order. (default: ``0``)
+    """
+
+    def __init__(self, loaders: Iterable[Iterable[Any]], seed: int = 0) -> None:
+        self.loaders = list(loaders)
+        if not self.loaders:
+            raise ValueError("loaders must hold at least one loader")
+        self.rng = random.Random(seed)
+
+    def __iter__(self) -> Iterator[Any]:
+        batches = [batch for loader in self.loaders for batch in loader]
+        self.rng.shuffle(batches)
+        return iter(batches)
+
+    def __len__(self) -> int:
+        return sum(len(loader) for loader in self.loaders)  # type: ignore[arg-type]
+
+
+def _node_batch(batch: Any, like: Tensor) -> Tensor:
+    if "batch" in batch and batch.batch is not None:
+        return batch.batch
+    return torch.zeros(like.size(0), dtype=torch.long, device=like.device)

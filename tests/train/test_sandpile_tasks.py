@@ -1,0 +1,114 @@
+"""The sandpile tasks: models, losses, metrics and the mixed-size loader."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch_geometric.loader import DataLoader
+
+from sgnn.data import SandpileAvalanches
+from sgnn.nn import LatticeGNN, RGNet
+from sgnn.train.sandpile import (
+    SANDPILE_MODELS,
+    MixedSizeLoader,
+    predicted_avalanche_size,
+    sandpile_loss,
+    sandpile_metrics,
+    sandpile_model,
+    sandpile_transform,
+)
+
+
+@pytest.fixture(scope="module")
+def footprints(tmp_path_factory: pytest.TempPathFactory) -> SandpileAvalanches:
+    root = tmp_path_factory.mktemp("tasks")
+    return SandpileAvalanches(str(root), 8, 12, "footprint", 3, pre_transform=sandpile_transform(),
+                              num_workers=0, log=False)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def hazards(tmp_path_factory: pytest.TempPathFactory) -> SandpileAvalanches:
+    root = tmp_path_factory.mktemp("tasks")
+    return SandpileAvalanches(str(root), 8, 6, "hazard", 3, pre_transform=sandpile_transform(),
+                              num_workers=0, log=False)  # fmt: skip
+
+
+def perfect_footprint(batch, confidence: float = 5.0) -> torch.Tensor:
+    logit = torch.where(batch.toppled > 0, confidence, -confidence)
+    return torch.stack([logit, torch.log1p(batch.topplings.float())], dim=1)
+
+
+@pytest.mark.parametrize("target", ["footprint", "hazard"])
+@pytest.mark.parametrize("name", SANDPILE_MODELS)
+def test_every_model_runs_and_its_loss_backpropagates(name, target, footprints, hazards) -> None:
+    torch.manual_seed(0)
+    data = footprints if target == "footprint" else hazards
+    model = sandpile_model(name, target, hidden_channels=8)
+    assert isinstance(model, RGNet if name.startswith("rgnet") else LatticeGNN)
+    batch = next(iter(DataLoader(data, batch_size=3)))
+    assert model(batch).shape == (batch.num_nodes, 2 if target == "footprint" else 1)
+    loss = sandpile_loss(target)(model, batch)
+    loss.backward()
+    assert torch.isfinite(loss)
+    # (On an 8x8 lattice the dilation-8 layer has no edges, so not every weight gets a gradient.)
+    for layer in (model.encoder[0], model.head[-1]):
+        assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
+
+
+def test_rgnets_max_pool_indicators_and_renormalise_densities() -> None:
+    model = sandpile_model("rgnet-exact")
+    assert model.pool == ("mean",) * 4 + ("max",) * 2 and model.renormalise == 2
+    assert sandpile_model("rgnet-unet", "hazard").pool == ("mean",) * 4 + ("max",)
+
+
+def test_footprint_metrics_and_loss_of_a_perfect_predictor(footprints) -> None:
+    batch = next(iter(DataLoader(footprints, batch_size=12)))
+    metrics = sandpile_metrics("footprint", predict=perfect_footprint)
+    assert torch.all(metrics["IoU"](None, batch) == 1)
+    torch.testing.assert_close(metrics["|dlog(1+s)|"](None, batch).float(),
+                               torch.zeros(12), atol=1e-4, rtol=0)  # fmt: skip
+    size = predicted_avalanche_size(perfect_footprint(batch), batch)
+    torch.testing.assert_close(size, batch.avalanche_size.float(), rtol=1e-5, atol=1e-3)
+
+    class Perfect(torch.nn.Module):
+        def forward(self, batch):
+            return perfect_footprint(batch, confidence=20.0)
+
+    # BCE log(1 + e^-20) per site, soft IoU 1 - O(N e^-20), exact log counts: the loss is ~0.
+    assert 0 < float(sandpile_loss("footprint")(Perfect(), batch)) < 1e-6
+    # The empty prediction has IoU 0 on every avalanche (the drop site always topples).
+    empty = sandpile_metrics("footprint", predict=lambda b: -perfect_footprint(b).abs())
+    assert torch.all(empty["IoU"](None, batch) == 0)
+
+
+def test_hazard_metrics_of_a_perfect_and_a_reversed_predictor(hazards) -> None:
+    batch = next(iter(DataLoader(hazards, batch_size=6)))
+    perfect = sandpile_metrics("hazard", predict=lambda b: b.hazard[:, None])
+    spearman = perfect["Spearman"](None, batch)
+    assert torch.all((spearman > 0.999) | torch.isnan(spearman))
+    assert torch.all(perfect["top-1% recall"](None, batch) == 1)
+    reversed_ = sandpile_metrics("hazard", predict=lambda b: -b.hazard[:, None])
+    assert torch.all(reversed_["Spearman"](None, batch) < -0.999)
+
+
+def test_mixed_size_loader_visits_every_batch_once_in_a_seeded_order() -> None:
+    loaders = [[("a", i) for i in range(3)], [("b", i) for i in range(5)]]
+    first = list(MixedSizeLoader(loaders, seed=1))
+    assert sorted(first) == sorted(loaders[0] + loaders[1]) and len(MixedSizeLoader(loaders)) == 8
+    again = MixedSizeLoader(loaders, seed=1)
+    assert list(again) == first and list(again) != first  # reshuffled every epoch
+    with pytest.raises(ValueError, match="loaders"):
+        MixedSizeLoader([])
+
+
+def test_bad_names_and_targets() -> None:
+    with pytest.raises(ValueError, match="name"):
+        sandpile_model("transformer")
+    with pytest.raises(ValueError, match="target"):
+        sandpile_model("local", "energy")
+    with pytest.raises(ValueError, match="hidden_channels"):
+        sandpile_model("local", hidden_channels=0)
+    with pytest.raises(ValueError, match="target"):
+        sandpile_loss("energy")
+    with pytest.raises(ValueError, match="target"):
+        sandpile_metrics("energy")
