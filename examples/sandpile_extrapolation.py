@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--eval-sizes", type=int, nargs="+", default=None)
     parser.add_argument("--train-samples", type=int, default=1500, help="per training size")
     parser.add_argument("--eval-samples", type=int, default=100, help="per evaluation size")
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=3e-3)

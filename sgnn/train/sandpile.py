@@ -53,8 +53,8 @@ def sandpile_transform() -> Compose:
 def sandpile_model(name: str, target: str = "footprint", hidden_channels: int = 32) -> Module:
     r"""One of the models compared on sandpile avalanches, with comparable parameter counts.
 
-    * ``"rgnet-exact"``: :class:`~sgnn.nn.RGNet` (``mode="exact"``, depth 2);
-    * ``"rgnet-unet"``: :class:`~sgnn.nn.RGNet` (``mode="unet"``, depth 1);
+    * ``"rgnet-exact"``: :class:`~sgnn.nn.RGNet` (``mode="exact"``, depth 4);
+    * ``"rgnet-unet"``: :class:`~sgnn.nn.RGNet` (``mode="unet"``, depth 2);
     * ``"local"``: :class:`~sgnn.nn.LatticeGNN` with four nearest-neighbour layers;
     * ``"dilated"``: :class:`~sgnn.nn.LatticeGNN` with dilations 1, 2, 4, 8.
 
@@ -77,7 +77,7 @@ def sandpile_model(name: str, target: str = "footprint", hidden_channels: int = 
     c_in, c_out = _IN_CHANNELS[target], _OUT_CHANNELS[target]
     pool = ("mean",) * 4 + ("max",) * (c_in - 4)
     if name in ("rgnet-exact", "rgnet-unet"):
-        mode, depth = ("exact", 2) if name == "rgnet-exact" else ("unet", 1)
+        mode, depth = ("exact", 4) if name == "rgnet-exact" else ("unet", 2)
         return RGNet(c_in, hidden_channels, c_out, mode=mode, depth=depth, pool=pool,
                      renormalise=2.0)  # fmt: skip
     if name == "local":
