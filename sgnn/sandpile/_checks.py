@@ -13,6 +13,11 @@ def as_graph(shape_or_graph: Any, name: str = "shape") -> SandpileGraph:
     """A :class:`SandpileGraph` from itself or from a lattice shape ``(H, W)``."""
     if isinstance(shape_or_graph, SandpileGraph):
         return shape_or_graph
+    if not isinstance(shape_or_graph, (tuple, list, np.ndarray)):
+        # An iterable that is not a sequence (a networkx graph, a set) is not a shape.
+        raise TypeError(f"{name} must be a lattice shape (H, W) of positive ints or a "
+                        f"SandpileGraph, got {type(shape_or_graph).__name__}; build a graph "
+                        "with SandpileGraph.from_networkx")  # fmt: skip
     try:
         return SandpileGraph.square_lattice(shape_or_graph)
     except (TypeError, ValueError) as err:
@@ -79,10 +84,13 @@ def check_heights(
 
 def check_stable(arr: np.ndarray, graph: SandpileGraph, name: str = "z") -> None:
     """Raise unless every height is below its node's threshold."""
-    if np.any(arr.reshape(-1) >= graph.threshold):
+    bad = np.flatnonzero(arr.reshape(-1) >= graph.threshold)
+    if bad.size:
+        node = int(bad[0])
         raise ValueError(
-            f"{name} must be stable (every height below its threshold, 0..3 on the square "
-            "lattice); call relax first"
+            f"{name} must be stable (every height below its node's threshold); node {node} "
+            f"has height {int(arr.reshape(-1)[node])} >= {int(graph.threshold[node])}; call "
+            "relax first"
         )
 
 

@@ -72,12 +72,18 @@ def test_bad_heights_on_graph(z: np.ndarray, exc: type, match: str) -> None:
 
 def test_unstable_on_graph_is_refused_where_stability_is_needed() -> None:
     z = np.array([1, 2, 1])  # node 1 has threshold 2
-    with pytest.raises(ValueError, match="z must be stable"):
+    with pytest.raises(ValueError, match=r"z must be stable.*node 1 has height 2 >= 2"):
         add_grain(z, 0, graph=PATH)
     with pytest.raises(ValueError, match="z must be stable"):
         drive(z, 3, 0, graph=PATH, progress=False)
     np.testing.assert_array_equal(z, [1, 2, 1])  # nothing was changed
     assert is_recurrent(z, graph=PATH) is False
+
+
+def test_a_networkx_graph_is_not_a_lattice_shape() -> None:
+    for shape in (nx.path_graph(2), {3, 4}, "44"):
+        with pytest.raises(TypeError, match="shape must be a lattice shape"):
+            sample_recurrent(shape, 0)
 
 
 def test_in_place_functions_need_a_writeable_numpy_array() -> None:
