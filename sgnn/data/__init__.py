@@ -9,6 +9,7 @@ from .hierarchy import (
     refine,
 )
 from .lattice import lattice_graph, sandpile_to_data
+from .nbody import NBodyCharged, charged_energy, charged_forces, simulate_charged
 from .particles import particle_hierarchy, particles_to_data
 from .transforms import (
     AddDilatedEdges,
@@ -25,8 +26,11 @@ __all__ = [
     "HierarchicalData",
     "Hierarchy",
     "LatticeSymmetry",
+    "NBodyCharged",
     "RandomLatticeSymmetry",
     "SandpileAvalanches",
+    "charged_energy",
+    "charged_forces",
     "coarse_grain",
     "coarse_grain_hierarchy",
     "dilated_edge_key",
@@ -36,4 +40,5 @@ __all__ = [
     "particles_to_data",
     "refine",
     "sandpile_to_data",
+    "simulate_charged",
 ]
