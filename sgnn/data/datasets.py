@@ -23,7 +23,41 @@ __all__ = ["SandpileAvalanches"]
 GENERATOR_VERSION = 1
 
 
-class SandpileAvalanches(InMemoryDataset):
+class _SimulatedDataset(InMemoryDataset):
+    """Shared mechanics of datasets that sgnn simulates: nothing to download, one
+    processed folder per configuration, names tagged by the pre-transform, atomic saves."""
+
+    @property
+    def raw_file_names(self) -> list[str]:
+        return []
+
+    @property
+    def processed_dir(self) -> str:
+        # One folder per configuration: PyG's pre_transform.pt bookkeeping then
+        # describes exactly the files beside it.
+        name = self.processed_file_names
+        return os.path.join(self.root, "processed", name[: -len(".pt")])
+
+    def download(self) -> None:  # nothing to download: samples are simulated
+        pass
+
+    def _pre_transform_tag(self) -> str:
+        """``"_pre<hash>"`` of the pre-transform's repr, or ``""`` without one."""
+        if self.pre_transform is None:
+            return ""
+        return "_pre" + hashlib.sha1(repr(self.pre_transform).encode()).hexdigest()[:10]
+
+    def _save_atomically(self, data_list: Sequence[Data], path: str) -> None:
+        tmp = f"{path}.tmp-{os.getpid()}"
+        try:
+            self.save(list(data_list), tmp)
+            os.replace(tmp, path)  # atomic on POSIX: the final name appears complete or not at all
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+
+class SandpileAvalanches(_SimulatedDataset):
     r"""Avalanches of the Bak--Tang--Wiesenfeld sandpile on :math:`L \times L` lattices.
 
     Every sample starts from an exact stationary configuration
@@ -129,25 +163,12 @@ class SandpileAvalanches(InMemoryDataset):
         self.load(self.processed_paths[0])
 
     # ------------------------------------------------------------------ names
-    @property
-    def raw_file_names(self) -> list[str]:
-        return []
-
     def _name(self, shard: int | None) -> str:
         name = (f"{self.target}_L{self.size}_n{self.num_samples}_seed{self.seed}"
                 f"_v{GENERATOR_VERSION}")  # fmt: skip
         if shard is not None:
             name += f"_shard{shard}of{self.num_shards}"
-        if self.pre_transform is not None:
-            digest = hashlib.sha1(repr(self.pre_transform).encode()).hexdigest()[:10]
-            name += f"_pre{digest}"
-        return name + ".pt"
-
-    @property
-    def processed_dir(self) -> str:
-        # One folder per configuration: PyG's pre_transform.pt bookkeeping then
-        # describes exactly the files beside it.
-        return os.path.join(self.root, "processed", self._name(self.shard)[: -len(".pt")])
+        return name + self._pre_transform_tag() + ".pt"
 
     @property
     def processed_file_names(self) -> str:
@@ -161,9 +182,6 @@ class SandpileAvalanches(InMemoryDataset):
                      (shard + 1) * self.num_samples // self.num_shards)  # fmt: skip
 
     # ------------------------------------------------------------- generation
-    def download(self) -> None:  # nothing to download: samples are simulated
-        pass
-
     def process(self) -> None:
         if self.shard is None and self.num_shards > 1:
             data_list: list[Data] = []
@@ -222,15 +240,6 @@ class SandpileAvalanches(InMemoryDataset):
             "avalanche_radius": torch.tensor(sample["radius"], dtype=torch.float32),
         }
         return sandpile_to_data(z, drop_site=divmod(sample["site"], self.size), targets=targets)
-
-    def _save_atomically(self, data_list: Sequence[Data], path: str) -> None:
-        tmp = f"{path}.tmp-{os.getpid()}"
-        try:
-            self.save(list(data_list), tmp)
-            os.replace(tmp, path)  # atomic on POSIX: the final name appears complete or not at all
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
 
     def __repr__(self) -> str:
         shard = "" if self.shard is None else f", shard={self.shard}/{self.num_shards}"

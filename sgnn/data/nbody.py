@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Callable
 
 import numpy as np
 import torch
-from torch_geometric.data import Data, InMemoryDataset
+from torch_geometric.data import Data
+
+from .datasets import _SimulatedDataset
 
 __all__ = ["NBodyCharged", "charged_energy", "charged_forces", "simulate_charged"]
 
@@ -36,13 +36,12 @@ def charged_forces(
     """
     diff = pos[..., :, None, :] - pos[..., None, :, :]
     dist2 = (diff**2).sum(-1)
-    n = pos.shape[-2]
     np.einsum("...ii->...i", dist2)[...] = np.inf  # no self-interaction
     strength = charge[..., :, None] * charge[..., None, :] / dist2**1.5
     forces = (strength[..., None] * diff).sum(-2)
     if max_force is not None:
         np.clip(forces, -max_force, max_force, out=forces)
-    return forces if n > 1 else np.zeros_like(pos)
+    return forces
 
 
 def charged_energy(pos: np.ndarray, vel: np.ndarray, charge: np.ndarray) -> np.ndarray:
@@ -116,7 +115,7 @@ def simulate_charged(
     return np.stack(frames_pos), np.stack(frames_vel)
 
 
-class NBodyCharged(InMemoryDataset):
+class NBodyCharged(_SimulatedDataset):
     r"""The charged N-body task of Kipf et al. (NRI, 2018) and Satorras et al. (EGNN, 2021).
 
     Five particles in 3-D with charges :math:`\pm 1` drawn uniformly, initial
@@ -189,25 +188,12 @@ class NBodyCharged(InMemoryDataset):
         self.load(self.processed_paths[0])
 
     @property
-    def raw_file_names(self) -> list[str]:
-        return []
-
-    @property
-    def processed_dir(self) -> str:
-        return os.path.join(self.root, "processed", self.processed_file_names[: -len(".pt")])
-
-    @property
     def processed_file_names(self) -> str:
         name = (f"charged_{self.split}_n{self.num_samples}_seed{self.seed}_frames{self.frame_in}"
                 f"to{self.frame_out}_p{self.num_particles}_d{self.dim}_dt{self.dt:g}"
                 f"_every{self.save_every}_loc{self.loc_std:g}_vel{self.vel_norm:g}"
                 f"_clip{self.max_force:g}_v{GENERATOR_VERSION}")  # fmt: skip
-        if self.pre_transform is not None:
-            name += "_pre" + hashlib.sha1(repr(self.pre_transform).encode()).hexdigest()[:10]
-        return name + ".pt"
-
-    def download(self) -> None:  # nothing to download: samples are simulated
-        pass
+        return name + self._pre_transform_tag() + ".pt"
 
     def initial_conditions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Positions, velocities :math:`(S, 5, 3)` and charges :math:`(S, 5)` of frame 0."""
@@ -238,13 +224,7 @@ class NBodyCharged(InMemoryDataset):
                         edge_attr=(q[row] * q[col])[:, None],
                         y=torch.from_numpy(traj_pos[self.frame_out, s]).float())  # fmt: skip
             data_list.append(self.pre_transform(data) if self.pre_transform else data)
-        tmp = f"{self.processed_paths[0]}.tmp-{os.getpid()}"
-        try:
-            self.save(data_list, tmp)
-            os.replace(tmp, self.processed_paths[0])  # atomic: complete or absent
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        self._save_atomically(data_list, self.processed_paths[0])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self)}, split={self.split!r}, seed={self.seed})"

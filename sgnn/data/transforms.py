@@ -107,12 +107,18 @@ class RandomLatticeSymmetry(BaseTransform):
         return f"{type(self).__name__}()"
 
 
-def _apply_symmetry(data: Data, element: int) -> Data:
+def _lattice_shape(data: Data) -> tuple[int, int]:
+    """The (H, W) that sandpile_to_data stored in ``data.lattice_shape``."""
     if "lattice_shape" not in data:
         raise ValueError("data needs lattice_shape (H, W); build it with sandpile_to_data")
+    h, w = (int(v) for v in data.lattice_shape.view(-1)[:2])
+    return h, w
+
+
+def _apply_symmetry(data: Data, element: int) -> Data:
+    shape = _lattice_shape(data)
     if isinstance(data, HierarchicalData) or "cluster_0" in data:
         raise ValueError("apply LatticeSymmetry before AddHierarchy, not after")
-    shape = tuple(int(v) for v in data.lattice_shape.view(-1)[:2])
     n = shape[0] * shape[1]
     if data.num_nodes != n:
         raise ValueError(f"data has {data.num_nodes} nodes, lattice_shape {shape} has {n}")
@@ -163,9 +169,7 @@ class AddHierarchy(BaseTransform):
         self.boundary = boundary
 
     def forward(self, data: Data) -> HierarchicalData:
-        if "lattice_shape" not in data:
-            raise ValueError("data needs lattice_shape (H, W); build it with sandpile_to_data")
-        shape = tuple(int(v) for v in data.lattice_shape.view(-1)[:2])
+        shape = _lattice_shape(data)
         hierarchy = coarse_grain_hierarchy(shape, self.factor, self.boundary, self.num_levels)
         return hierarchy.attach(data)
 
@@ -213,9 +217,7 @@ class AddDilatedEdges(BaseTransform):
         self.boundary = boundary
 
     def forward(self, data: Data) -> Data:
-        if "lattice_shape" not in data:
-            raise ValueError("data needs lattice_shape (H, W); build it with sandpile_to_data")
-        shape = tuple(int(v) for v in data.lattice_shape.view(-1)[:2])
+        shape = _lattice_shape(data)
         out = copy.copy(data)
         for d in self.dilations:
             if d > 1:

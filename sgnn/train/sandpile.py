@@ -17,7 +17,7 @@ from ..data.transforms import AddDilatedEdges, AddHierarchy
 from ..nn.lattice_gnn import LatticeGNN
 from ..nn.rgnet import RGNet
 from .loop import _num_graphs
-from .metrics import footprint_iou, spearman_per_graph, top_fraction_recall
+from .metrics import _batch, footprint_iou, spearman_per_graph, top_fraction_recall
 
 __all__ = [
     "SANDPILE_MODELS",
@@ -197,6 +197,4 @@ class MixedSizeLoader:
 
 
 def _node_batch(batch: Any, like: Tensor) -> Tensor:
-    if "batch" in batch and batch.batch is not None:
-        return batch.batch
-    return torch.zeros(like.size(0), dtype=torch.long, device=like.device)
+    return _batch(batch.get("batch"), like.size(0), like.device)
