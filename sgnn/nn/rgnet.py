@@ -70,6 +70,11 @@ class RGNet(Module):
             channel (max-pooling an indicator keeps it at 1 on every level,
             where a mean would dilute it by :math:`b^{-2}` per level).
             (default: ``"mean"``)
+        graph_channels (int, optional): Size of a graph-level output.
+            (default: :obj:`None`, none)
+        level_aggr (str, optional): How the graph readout combines levels,
+            ``"mean"`` or ``"sum"``. (default: ``"mean"``)
+        act (Callable, optional): Activation. (default: :class:`torch.nn.SiLU`)
         renormalise (float, optional): Rescale the fluctuations of the
             mean-pooled channels by this factor at every level,
             :math:`x^{(k+1)} = \bar{x} + s\,(P x^{(k)} - \bar{x})` with
@@ -79,11 +84,6 @@ class RGNet(Module):
             level sees statistically alike inputs (the fixed point that lets
             weights shared across levels transfer to larger lattices).
             (default: :obj:`None`, plain pooling)
-        graph_channels (int, optional): Size of a graph-level output.
-            (default: :obj:`None`, none)
-        level_aggr (str, optional): How the graph readout combines levels,
-            ``"mean"`` or ``"sum"``. (default: ``"mean"``)
-        act (Callable, optional): Activation. (default: :class:`torch.nn.SiLU`)
 
     Shapes:
         - **input:** a :class:`~sgnn.data.HierarchicalData` (or a batch of
@@ -102,10 +102,10 @@ class RGNet(Module):
         mode: str = "exact",
         depth: int = 2,
         pool: str | Sequence[str] = "mean",
-        renormalise: float | None = None,
         graph_channels: int | None = None,
         level_aggr: str = "mean",
         act: Callable[[], Module] = SiLU,
+        renormalise: float | None = None,
     ) -> None:
         super().__init__()
         if mode not in MODES:
