@@ -35,6 +35,12 @@ class EGNN(Module):
     head. Invariant outputs are invariant and positions/velocities equivariant
     under :math:`E(n)` and node permutations, because every layer is.
 
+    In the velocity variant every layer receives the *input* velocities, as
+    in Eq. (7) of the paper, :math:`\mathbf{v}_i^{l+1} = \phi_v(\mathbf{h}_i^l)
+    \,\mathbf{v}_i^{\text{init}} + C \bigoplus_j (\mathbf{x}_i^l -
+    \mathbf{x}_j^l)\,\phi_x(\mathbf{m}_{ij})`, and the last layer's
+    velocities are returned.
+
     Args:
         in_channels (int): Size of each input node feature.
         hidden_channels (int): Size of features and messages in every layer.
@@ -105,15 +111,17 @@ class EGNN(Module):
         batch: Tensor | None = None,
     ) -> EGNNOutput:
         h = self.embedding(x)
+        vel_init, vel_out = vel, None
         for conv in self.convs:
             if self.velocity:
-                h, pos, vel = conv(h, pos, edge_index, edge_attr, vel)
+                # Eq. (7) of the paper: every layer scales the input velocity.
+                h, pos, vel_out = conv(h, pos, edge_index, edge_attr, vel_init)
             else:
                 h, pos = conv(h, pos, edge_index, edge_attr)
         graph = None
         if self.readout is not None:
             graph = self.graph_head(self.readout(h, batch))
-        return EGNNOutput(self.head(h), pos, vel if self.velocity else None, graph)
+        return EGNNOutput(self.head(h), pos, vel_out, graph)
 
     def __repr__(self) -> str:
         return (

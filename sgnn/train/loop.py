@@ -25,10 +25,12 @@ MetricFn = Callable[[torch.nn.Module, Any], Tensor]
 
 @dataclass
 class History:
-    """What :func:`fit` did: losses per epoch and the epoch whose weights were kept."""
+    """What :func:`fit` did: training loss per epoch, validation loss at the
+    validated epochs (``val_epochs``) and the epoch whose weights were kept."""
 
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
+    val_epochs: list[int] = field(default_factory=list)
     best_epoch: int = -1
     best_val_loss: float = math.inf
     stopped_early: bool = False
@@ -80,6 +82,8 @@ def fit(
     checkpoint: str | Path | None = None,
     config: dict[str, Any] | None = None,
     grad_clip: float | None = None,
+    val_every: int = 1,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     progress: bool = True,
     on_epoch_end: Callable[[int, History], None] | None = None,
 ) -> History:
@@ -90,7 +94,7 @@ def fit(
     evaluates the mean loss per graph. The weights of the epoch with the lowest
     validation loss are restored at the end (the last epoch's without
     validation) and written to ``checkpoint`` (state dict + ``config``, rank 0
-    only) whenever they improve. Training stops after ``patience`` epochs
+    only) whenever they improve. Training stops after ``patience`` validations
     without improvement.
 
     Args:
@@ -105,6 +109,10 @@ def fit(
         checkpoint (str or Path, optional): Where to save the best weights.
         config (dict, optional): JSON-like configuration stored with them.
         grad_clip (float, optional): Clip the gradient norm to this value.
+        val_every (int, optional): Validate every ``val_every`` epochs and
+            after the last one; only validated epochs can be kept.
+            (default: ``1``)
+        scheduler (LRScheduler, optional): Stepped once after every epoch.
         progress (bool, optional): Progress bars (rank 0). (default: :obj:`True`)
         on_epoch_end (Callable, optional): ``fn(epoch, history)`` after each epoch.
 
@@ -115,6 +123,8 @@ def fit(
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     if patience is not None and (not isinstance(patience, int) or patience < 1):
         raise ValueError(f"patience must be a positive int, got {patience!r}")
+    if isinstance(val_every, bool) or not isinstance(val_every, int) or val_every < 1:
+        raise ValueError(f"val_every must be a positive int, got {val_every!r}")
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     history = History()
     best_state: dict[str, Tensor] | None = None
@@ -138,11 +148,18 @@ def fit(
             total += float(loss.detach()) * _num_graphs(batch)
             count += _num_graphs(batch)
         history.train_loss.append(total / max(count, 1))
-        if val_loader is not None:
+        if scheduler is not None:
+            scheduler.step()
+        if val_loader is None:
+            val = -float(epoch)  # without validation the latest epoch is the best
+        elif (epoch + 1) % val_every == 0 or epoch == epochs - 1:
             val = evaluate(model, val_loader, {"loss": loss_fn})["loss"]
             history.val_loss.append(val)
+            history.val_epochs.append(epoch)
         else:
-            val = -float(epoch)  # without validation the latest epoch is the best
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, history)
+            continue
         if val < history.best_val_loss:
             history.best_val_loss, history.best_epoch, stale = val, epoch, 0
             best_state = copy.deepcopy(_unwrap(model).state_dict())

@@ -148,6 +148,21 @@ def test_egnn_model_outputs_and_equivariance() -> None:
                            "velocity=True)")  # fmt: skip
 
 
+def test_egnn_vel_feeds_the_input_velocity_to_every_layer() -> None:
+    # Eq. (7) of Satorras et al.: v^{l+1} = phi_v(h^l) v^init + C sum_j (x_i - x_j) phi_x(m_ij).
+    data = random_graph(12, 3, 4, 2)
+    x, vel = torch.randn(12, 2, dtype=torch.float64), torch.randn(12, 3, dtype=torch.float64)
+    model = EGNN(2, 8, num_layers=3, velocity=True, coord_aggr="mean").double()
+    out = model(x, data.pos, data.edge_index, vel=vel)
+    h, pos = model.embedding(x), data.pos
+    for conv in model.convs:
+        shift = conv(h, pos, data.edge_index, vel=torch.zeros_like(vel))[2]
+        v = conv.vel_mlp(h) * vel + shift
+        h, pos = conv(h, pos, data.edge_index, vel=vel)[0], pos + v
+    torch.testing.assert_close(out.pos, pos, rtol=0, atol=1e-12)
+    torch.testing.assert_close(out.vel, v, rtol=0, atol=1e-12)
+
+
 def test_float32_and_compile() -> None:
     data = random_graph(40, 3, 6, 0, dtype=torch.float32)
     x = torch.randn(40, 8)

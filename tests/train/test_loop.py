@@ -76,6 +76,23 @@ def test_early_stopping() -> None:
     assert history.stopped_early and history.best_epoch == 0 and len(history.val_loss) == 3
 
 
+def test_validation_every_few_epochs_and_scheduler() -> None:
+    seed_everything(0)
+    model = DeepSetsLayer(1, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    history = fit(model, mse, DataLoader(toy_sets(8, 0), batch_size=4),
+                  DataLoader(toy_sets(4, 1), batch_size=4), epochs=7, val_every=3,
+                  optimizer=optimizer, scheduler=scheduler, progress=False)  # fmt: skip
+    assert history.val_epochs == [2, 5, 6] and len(history.val_loss) == 3
+    assert len(history.train_loss) == 7
+    assert history.best_epoch in history.val_epochs
+    assert history.best_val_loss == min(history.val_loss)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5**7)
+    with pytest.raises(ValueError, match="val_every"):
+        fit(model, mse, DataLoader(toy_sets(8, 0), batch_size=4), epochs=1, val_every=0)
+
+
 def test_evaluate_per_graph_metrics_and_nan() -> None:
     model = DeepSetsLayer(1, 1)
     loader = DataLoader(toy_sets(10, 3), batch_size=4)
