@@ -25,13 +25,13 @@ class PairMessagePassing(MessagePassing):
     returns the hidden activations :math:`\mathbf{s}_{ij}` and :math:`W_2` is
     applied per node: one :math:`E \times H \times F'` product fewer.
 
-    Edges are processed :attr:`chunk_size` at a time and accumulated in place,
+    Edges are processed :attr:`edge_chunk_size` at a time and accumulated in place,
     so the per-edge intermediates stay small enough for the cache whatever
     the graph's size, which keeps time linear in the number of edges.
     """
 
     #: Edges per chunk of the edge loop.
-    chunk_size: int = 32768
+    edge_chunk_size: int = 32768
 
     def __init__(
         self,
@@ -89,8 +89,9 @@ class PairMessagePassing(MessagePassing):
             out = x.new_full((n, width), float("-inf"))
         else:
             out = x.new_zeros(n, width)
-        for start in range(0, src.numel(), self.chunk_size):
-            s, d = src[start : start + self.chunk_size], dst[start : start + self.chunk_size]
+        for start in range(0, src.numel(), self.edge_chunk_size):
+            stop = start + self.edge_chunk_size
+            s, d = src[start:stop], dst[start:stop]
             msg = self.message(target.index_select(0, d), source.index_select(0, s))
             if self.aggr == "max":
                 # Out of place: the backward of a maximum needs the result it produced.

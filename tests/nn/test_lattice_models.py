@@ -45,7 +45,7 @@ def test_lattice_conv_exact_values(aggr: str, chunk_size: int) -> None:
     data = sandpile_to_data(sample_recurrent((3, 4), 0), dtype=torch.float64)
     data.x = data.x + torch.randn_like(data.x)
     conv = LatticeConv(5, 2, hidden_channels=3, aggr=aggr).double()
-    conv.chunk_size = chunk_size  # 5 splits the 34 edges into 7 chunks
+    conv.edge_chunk_size = chunk_size  # 5 splits the 34 edges into 7 chunks
     x = data.x.clone().requires_grad_()
     out = conv(x, data.edge_index)
     src, dst = data.edge_index
