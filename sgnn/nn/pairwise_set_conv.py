@@ -16,6 +16,27 @@ __all__ = ["PairwiseSetConv"]
 AGGRS = ("sum", "mean", "max")
 
 
+def _amax_over_sources(m: Tensor, width: int = 32) -> Tensor:
+    """``m.amax(dim=2)`` for ``m`` of shape (B, c, n, F), fast when F is narrow.
+
+    PyTorch's CPU reduction over a strided dimension is not vectorised when
+    the contiguous inner dimension is narrower than a few SIMD registers
+    (measured here: 0.5 ms for (1, 1, 10 000, 16) against 0.05 ms for F = 32).
+    Folding ``k`` sources into the inner dimension, ``(n / k, k F)``, gives the
+    vectorised path, and a second small reduction over ``k`` finishes it.
+    """
+    b, c, n, f = m.shape
+    k = -(-width // f)
+    if f == 1 or k == 1 or n < 256:
+        return m.amax(dim=2)
+    whole = n - n % k
+    out = m[:, :, :whole].reshape(b, c, whole // k, k * f).amax(dim=2)
+    out = out.view(b, c, k, f).amax(dim=2)
+    if whole < n:
+        out = torch.maximum(out, m[:, :, whole:].amax(dim=2))
+    return out
+
+
 class PairwiseSetConv(PairMessagePassing):
     r"""A set layer that compares every pair of elements of a set.
 
@@ -136,7 +157,7 @@ class PairwiseSetConv(PairMessagePassing):
             m[:, rows - start, rows] = float("-inf")
             if padding is not None:
                 m.masked_fill_(padding[:, None, :, None], float("-inf"))
-            m = m.amax(dim=2)
+            m = _amax_over_sources(m)
             return torch.where(torch.isinf(m), torch.zeros_like(m), m)  # sets of one element
         # Linear W_2 commutes with sum and mean: aggregate the hidden units first, then
         # remove the j == i terms and the padding sources.

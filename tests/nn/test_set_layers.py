@@ -72,6 +72,23 @@ def test_pairwise_matches_brute_force(sizes, fin, aggr, chunk, seed) -> None:
     assert_permutation_equivariant(layer, data)
 
 
+@pytest.mark.parametrize("aggr", ["max", "mean"])
+def test_pairwise_on_large_sets_matches_all_pairs_at_once(aggr: str) -> None:
+    # Sets of 300 and 257 take the folded maximum (n >= 256, F' = 5) and the padding path.
+    data = set_batch([300, 257], 2, 1)
+    layer = PairwiseSetConv(2, 5, hidden_channels=4, aggr=aggr).double()
+    ref = []
+    for x in (data.x[data.batch == b] for b in range(2)):
+        n = x.size(0)
+        xi, xj = x[:, None].expand(n, n, -1), x[None, :].expand(n, n, -1)
+        m = layer.lin_msg(layer.act(layer.lin_pair(torch.cat([xi, xj, xi - xj], dim=2))))
+        off = ~torch.eye(n, dtype=torch.bool)
+        agg = (m.masked_fill(~off[..., None], float("-inf")).amax(1) if aggr == "max"
+               else (m * off[..., None]).sum(1) / (n - 1))  # fmt: skip
+        ref.append(layer.lin_root(x) + agg)
+    torch.testing.assert_close(layer(data.x, data.batch), torch.cat(ref), rtol=0, atol=1e-12)
+
+
 def test_pairwise_checkpoint_gives_same_gradients() -> None:
     data = set_batch([40, 7], 3, 0)
     plain = PairwiseSetConv(3, 4, chunk_size=8).double()
