@@ -51,3 +51,51 @@ def test_sandpile_extrapolation_quick(tmp_path: Path, target: str) -> None:
         heuristic_iou = [float(v) for v in re.findall(r"([0-9.]+) /", rows["heuristic"].group(2))]
         assert all(0.2 < v < 0.9 for v in heuristic_iou)  # the physics baseline is sensible
         assert (tmp_path / "footprint_example.png").exists()
+
+
+def table_rows(out: str, names: list[str]) -> dict[str, list[str]]:
+    """The cells after each model's name in a printed table."""
+    rows = {name: re.search(rf"^{name}\s+(.*)$", out, flags=re.M) for name in names}
+    assert all(rows.values()), out
+    return {name: match.group(1).split() for name, match in rows.items()}
+
+
+def test_nbody_egnn_quick(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = run_example("nbody_egnn.py", "--out", str(tmp_path))
+    rows = table_rows(out, ["linear", "GNN", "EGNN"])
+    cells = {name: [float(c) for c in row] for name, row in rows.items()}
+    for params, test, moved, change, paper in cells.values():
+        assert test > 0 and moved > 0 and params >= 1 and paper in (0.0819, 0.0107, 0.0071)
+        assert change == pytest.approx(abs(moved - test) / test, rel=0.05, abs=1e-4)
+    # Rotations, reflections and translations leave EGNN and the linear model unchanged
+    # up to float32 round-off; the plain GNN sees different numbers.
+    assert cells["EGNN"][3] < 1e-5 and cells["linear"][3] < 1e-5
+    assert cells["GNN"][3] > 1e-3
+    for png in ("nbody_learning_curves.png", "nbody_trajectories.png"):
+        assert (tmp_path / png).stat().st_size > 10_000
+
+
+def test_set_argmax_quick(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = run_example("set_argmax.py", "--out", str(tmp_path))
+    rows = table_rows(out, ["pairwise", "DeepSets", "MLP"])
+    assert rows["MLP"][1:] == ["n/a"] * 3  # the MLP only takes sets of the training size
+    for name in ("pairwise", "DeepSets"):
+        accuracy = [float(c) for c in rows[name]]
+        assert len(accuracy) == 4 and all(0 <= a <= 100 for a in accuracy)
+    assert float(rows["pairwise"][0]) > 50  # far above chance (10 %) after two epochs
+    assert (tmp_path / "set_argmax.png").stat().st_size > 10_000
+
+
+def test_set_anomaly_quick(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("sklearn")
+    out = run_example("set_anomaly.py", "--out", str(tmp_path))
+    rows = table_rows(out, ["pairwise", "DeepSets", "MLP", "farthest", "chance"])
+    assert rows["MLP"][1:] == ["n/a"] * 2
+    assert [float(c) for c in rows["chance"]] == [20.0, 5.0, 2.0]
+    # The parameter-free baseline is far above chance at every size.
+    for accuracy, chance in zip(rows["farthest"], rows["chance"], strict=True):
+        assert float(accuracy) > 2 * float(chance)
+    assert (tmp_path / "set_anomaly.png").stat().st_size > 10_000
