@@ -34,13 +34,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric import seed_everything
 from torch_geometric.data import Batch
 
 from sgnn.nn import DeepSetsLayer, PairwiseSetConv
-from sgnn.train import evaluate, fit
+from sgnn.train import evaluate, fit, set_argmax, set_cross_entropy
 
 TRAIN_SIZE = 5
 TEST_SIZES = (5, 20, 50)
@@ -114,7 +113,7 @@ class OddOneOut(nn.Module):
         h = self.encoder(batch.x)
         for layer in self.set_layers:
             h = torch.relu(layer(h, batch.batch))
-        return self.readout(h).view(batch.num_graphs, -1)  # (sets, n): equal sizes
+        return self.readout(h)[:, 0]  # one score per element
 
 
 class ConcatMLP(nn.Module):
@@ -128,7 +127,7 @@ class ConcatMLP(nn.Module):
                                  nn.Linear(4 * hidden, n))  # fmt: skip
 
     def forward(self, batch: Batch) -> Tensor:
-        return self.net(batch.x.view(batch.num_graphs, 64 * self.n))
+        return self.net(batch.x.view(batch.num_graphs, 64 * self.n)).flatten()
 
 
 class FarthestFromMean(nn.Module):
@@ -136,16 +135,17 @@ class FarthestFromMean(nn.Module):
 
     def forward(self, batch: Batch) -> Tensor:
         x = batch.x.view(batch.num_graphs, -1, 64)
-        return (x - x.mean(dim=1, keepdim=True)).norm(dim=2)
+        return (x - x.mean(dim=1, keepdim=True)).norm(dim=2).flatten()
 
 
 def loss(model: nn.Module, batch: Batch) -> Tensor:
-    return F.cross_entropy(model(batch), batch.y)
+    """Softmax over each set's elements (sets of any sizes), cross-entropy with the target."""
+    return set_cross_entropy(model(batch), batch.batch, batch.y)
 
 
 def correct(model: nn.Module, batch: Batch) -> Tensor:
     """1 for each set whose intruder gets the largest logit, else 0."""
-    return (model(batch).argmax(dim=1) == batch.y).double()
+    return (set_argmax(model(batch), batch.batch) == batch.y).double()
 
 
 # -------------------------------------------------------------------------------- main
@@ -163,7 +163,7 @@ def plot(accuracy: dict[str, dict[int, float]], model: nn.Module, example: Batch
              title=f"odd one out, trained on n = {TRAIN_SIZE}")  # fmt: skip
     left.legend(fontsize=8)
     with torch.no_grad():
-        choice = int(model(example).argmax(dim=1)[0])
+        choice = int(model(example).argmax())
     n = example.num_nodes
     grid = fig.add_gridspec(4, 5, left=0.42, right=0.98, top=0.88, bottom=0.05)
     for i in range(n):

@@ -33,13 +33,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric import seed_everything
 from torch_geometric.data import Batch
 
 from sgnn.nn import DeepSetsLayer, PairwiseSetConv
-from sgnn.train import evaluate, fit
+from sgnn.train import evaluate, fit, set_argmax, set_cross_entropy
 
 TRAIN_SIZE = 10
 
@@ -81,7 +80,7 @@ class SetClassifier(nn.Module):
         h = batch.x
         for layer in self.layers:
             h = torch.relu(layer(h, batch.batch))
-        return self.readout(h).view(batch.num_graphs, -1)  # (sets, n): equal sizes
+        return self.readout(h)[:, 0]  # one score per element
 
 
 def pairwise_model(hidden: int) -> SetClassifier:
@@ -104,16 +103,17 @@ class SetMLP(nn.Module):
                                  nn.Linear(4 * hidden, n))  # fmt: skip
 
     def forward(self, batch: Batch) -> Tensor:
-        return self.net(batch.x.view(batch.num_graphs, self.n))
+        return self.net(batch.x.view(batch.num_graphs, self.n)).flatten()
 
 
 def loss(model: nn.Module, batch: Batch) -> Tensor:
-    return F.cross_entropy(model(batch), batch.y)
+    """Softmax over each set's elements (sets of any sizes), cross-entropy with the target."""
+    return set_cross_entropy(model(batch), batch.batch, batch.y)
 
 
 def correct(model: nn.Module, batch: Batch) -> Tensor:
     """1 for each set whose largest element gets the largest logit, else 0."""
-    return (model(batch).argmax(dim=1) == batch.y).double()
+    return (set_argmax(model(batch), batch.batch) == batch.y).double()
 
 
 # -------------------------------------------------------------------------------- main
@@ -130,7 +130,7 @@ def plot(accuracy: dict[str, dict[int, float]], model: nn.Module, out: Path, see
     left.legend()
     batch = sample_sets(1, 1000, torch.Generator().manual_seed(seed + 7))
     with torch.no_grad():
-        logits = model(batch)[0]
+        logits = model(batch)
     x, top = batch.x[:, 0], int(batch.y[0])
     right.scatter(x, logits, s=6, label="elements")
     right.scatter(x[top], logits[top], s=60, marker="*", color="C3", label="largest")

@@ -25,6 +25,7 @@ from .sandpile import (
     sandpile_model,
     sandpile_transform,
 )
+from .sets import set_argmax, set_cross_entropy
 
 __all__ = [
     "SANDPILE_MODELS",
@@ -46,6 +47,8 @@ __all__ = [
     "sandpile_model",
     "sandpile_transform",
     "save_checkpoint",
+    "set_argmax",
+    "set_cross_entropy",
     "setup_distributed",
     "spearman_per_graph",
     "top_fraction_recall",
