@@ -4,7 +4,8 @@ From the positions, velocities and charges of five charged particles at one
 frame, predict their positions 1 000 integration steps later
 (:class:`sgnn.data.NBodyCharged`, the task of Satorras et al., 2021, Table 2).
 Three models, trained as in the paper (4 layers, 64 hidden units, batch 100,
-Adam with learning rate 5e-4, the best validation epoch kept):
+Adam with learning rate 5e-4 for EGNN and 1e-3 for the GNN, as in the authors'
+run commands, the best validation epoch kept):
 
 * ``EGNN``   -- :class:`sgnn.nn.EGNN`, velocity variant (EGNN-vel): node input
   :math:`|v_i|`, edge input :math:`(q_i q_j, |x_i - x_j|^2)`, E(3)-equivariant;
@@ -246,11 +247,12 @@ def plot_trajectories(test: NBodyCharged, loader: SystemLoader, models: dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=None,
-                        help="per model (default: EGNN 1000, GNN 1000)")
+                        help="per model (default: EGNN 1000, GNN 500)")
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--lr", type=float, default=None,
+                        help="per model (default: EGNN 5e-4, GNN 1e-3)")
     parser.add_argument("--val-every", type=int, default=5, help="validate every N epochs")
     # Without clipping, a rare close encounter in a training system makes EGNN's coordinate
     # updates explode within the first epochs (loss NaN); clipping the gradient norm at 1
@@ -279,7 +281,9 @@ def main() -> None:
     print(f"data: {', '.join(f'{k} {len(v)}' for k, v in splits.items())} systems "
           f"({time.perf_counter() - tic:.0f} s)")  # fmt: skip
 
-    epochs = {"EGNN": 1000, "GNN": 1000}
+    # In our runs the validation error of the GNN was lowest before epoch 100, EGNN's before 600.
+    epochs = {"EGNN": 1000, "GNN": 500}
+    lrs = {"EGNN": 5e-4, "GNN": 1e-3} if args.lr is None else dict.fromkeys(epochs, args.lr)
     if args.epochs is not None or args.quick:
         epochs = dict.fromkeys(epochs, args.epochs or 4)
     models: dict[str, nn.Module] = {}
@@ -292,7 +296,7 @@ def main() -> None:
         params[name] = parameters_used(model, next(iter(loaders["valid"])))
         start = time.perf_counter()
         # The paper's optimiser; fused Adam saves a third of the step time on small models.
-        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=1e-12,
+        optimizer = torch.optim.Adam(model.parameters(), lr=lrs[name], weight_decay=1e-12,
                                      fused=device.type in ("cpu", "cuda"))  # fmt: skip
         histories[name] = fit(model, mse, loaders["train"], loaders["valid"],
                               epochs=epochs[name], optimizer=optimizer, val_every=args.val_every,
