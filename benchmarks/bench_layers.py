@@ -15,6 +15,9 @@ of the process's peak resident set over its size before the measured steps.
   with the ratios between sizes, which should follow the number of edges.
 * ``RGNet`` (hidden 32, depth 2) forward on 256², 512², 1024² lattices, with
   the ratios between sizes, which should follow the number of sites.
+* ``PairwiseSetConv`` (16 channels, max aggregation) forward on one set of
+  10 000 elements with cache-sized chunks (the default) against chunks of 256
+  target elements (the former default).
 
 Usage: ``python benchmarks/bench_layers.py [--repeats 5] [--quick]``.
 """
@@ -81,6 +84,18 @@ class SparseEGNNLayer(nn.Module):
 
 def worker(kind: str, size: int, repeats: int) -> dict[str, float]:
     torch.manual_seed(0)
+    if kind.startswith("pairwise"):
+        from sgnn.nn import PairwiseSetConv
+
+        chunk = None if kind == "pairwise_auto" else int(kind.removeprefix("pairwise_chunk"))
+        conv = PairwiseSetConv(16, 16, chunk_size=chunk)
+        elements = torch.randn(size, 16)
+
+        def step() -> None:
+            with torch.no_grad():
+                conv(elements)
+
+        return _measure(step, repeats)
     if kind == "rgnet":
         from sgnn.data import AddHierarchy, sandpile_to_data
         from sgnn.nn import RGNet
@@ -201,6 +216,16 @@ def main() -> None:
         report(f"rgnet_forward_{side}x{side}_time", res["time"], "s")
         report(f"rgnet_forward_{side}x{side}_peak_memory", res["memory"] / 2**20, "MiB")
     report_growth("rgnet", {side * side: res for side, res in rg.items()}, "sites", "sites")
+    n = 2000 if args.quick else 10_000
+    pair = {kind: run(kind, n, args.repeats) for kind in ("pairwise_auto", "pairwise_chunk256")}
+    for kind, res in pair.items():
+        if res is None:
+            print(f"{kind}_n{n}: n/a")
+            continue
+        report(f"{kind.replace('pairwise', 'pairwise_set_conv')}_n{n}_time", res["time"], "s")
+    if all(pair.values()):
+        report(f"pairwise_set_conv_speedup_vs_chunk256_n{n}",
+               pair["pairwise_chunk256"]["time"] / pair["pairwise_auto"]["time"], "x")  # fmt: skip
 
 
 if __name__ == "__main__":
