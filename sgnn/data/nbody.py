@@ -131,8 +131,8 @@ class NBodyCharged(_SimulatedDataset):
     :math:`k` is step :math:`100 (k + 1)` and its task runs from step 3 100 to
     4 100 instead of 3 000 to 4 000. The two tasks differ by 0.1 time units of
     an evolution that has long forgotten its start; the fitted linear
-    baseline scores 0.0818 here against the paper's 0.0819. Each sample is a complete graph without
-    self-loops: ``pos``, ``vel`` :math:`(5, 3)`, ``charge`` :math:`(5, 1)`,
+    baseline scores 0.0818 here against the paper's 0.0819. Each sample is a
+    complete graph without self-loops: ``pos``, ``vel`` :math:`(5, 3)`, ``charge`` :math:`(5, 1)`,
     ``edge_attr`` :math:`q_i q_j` :math:`(20, 1)`, target ``y`` :math:`(5, 3)`,
     all float32 (the simulation runs in float64).
 

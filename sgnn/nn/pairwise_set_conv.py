@@ -63,10 +63,10 @@ class PairwiseSetConv(PairMessagePassing):
     set of 10 000 elements with 16 channels (``benchmarks/bench_layers.py``),
     cache-sized chunks ran 4x faster than chunks of 256 targets on one
     thread (5.7 s against 23 s), as fast on two (about 10 s each), and need
-    12 MB instead of 350 MB. Time is
-    :math:`O(n^2 H F)` per set. In training, autograd keeps every chunk's
-    activations; pass ``checkpoint=True`` to recompute them in the backward
-    pass instead. The first layer is applied to elements before pairing,
+    12 MB instead of 350 MB. Time is :math:`O(n^2 H F)` per set. In training,
+    autograd keeps every chunk's activations; pass ``checkpoint=True`` to
+    recompute them in the backward pass instead. The first layer is applied
+    to elements before pairing,
     :math:`W_1[\mathbf{x}_i, \mathbf{x}_j, \mathbf{x}_i - \mathbf{x}_j] =
     (A + C)\mathbf{x}_i + (B - C)\mathbf{x}_j`, and with sum or mean
     aggregation :math:`W_2` is applied after aggregating.
@@ -94,6 +94,9 @@ class PairwiseSetConv(PairMessagePassing):
           :math:`(2, E)` *(optional)*
         - **output:** :math:`(N, F_{out})`
     """
+
+    #: Numbers in one chunk's pairwise tensor when ``chunk_size`` is None.
+    pair_budget: int = 1 << 18
 
     def __init__(
         self,
@@ -123,9 +126,6 @@ class PairwiseSetConv(PairMessagePassing):
             return self.propagate_pairs(x, edge_index)
         target, source = self.node_terms(x)
         return self.lin_root(x) + self._dense(target, source, batch)
-
-    #: Numbers in one chunk's pairwise tensor when ``chunk_size`` is None.
-    pair_budget: int = 1 << 18
 
     def _dense(self, target: Tensor, source: Tensor, batch: Tensor | None) -> Tensor:
         t, mask = to_dense_batch(target, batch)  # (B, n, H)

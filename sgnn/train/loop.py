@@ -150,22 +150,19 @@ def fit(
         history.train_loss.append(total / max(count, 1))
         if scheduler is not None:
             scheduler.step()
+        val: float | None = None  # None: not validated this epoch
         if val_loader is None:
             val = -float(epoch)  # without validation the latest epoch is the best
         elif (epoch + 1) % val_every == 0 or epoch == epochs - 1:
             val = evaluate(model, val_loader, {"loss": loss_fn})["loss"]
             history.val_loss.append(val)
             history.val_epochs.append(epoch)
-        else:
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, history)
-            continue
-        if val < history.best_val_loss:
+        if val is not None and val < history.best_val_loss:
             history.best_val_loss, history.best_epoch, stale = val, epoch, 0
             best_state = copy.deepcopy(_unwrap(model).state_dict())
             if checkpoint is not None and is_main_process():
                 save_checkpoint(checkpoint, model, config, epoch=epoch, val_loss=val)
-        else:
+        elif val is not None:
             stale += 1
         if on_epoch_end is not None:
             on_epoch_end(epoch, history)
