@@ -13,16 +13,28 @@ from .observables import (
     square_lattice_height_probabilities,
 )
 from .samples import avalanche_sample
+from .waves import (
+    AvalancheActivity,
+    AvalancheWaves,
+    avalanche_activity,
+    avalanche_waves,
+    first_wave,
+)
 
 __all__ = [
     "Avalanche",
+    "AvalancheActivity",
     "AvalancheStats",
+    "AvalancheWaves",
     "SandpileGraph",
     "add_grain",
+    "avalanche_activity",
     "avalanche_sample",
     "avalanche_sizes",
+    "avalanche_waves",
     "drive",
     "expected_avalanche_size",
+    "first_wave",
     "height_probabilities",
     "identity",
     "is_recurrent",

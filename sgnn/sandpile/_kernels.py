@@ -328,3 +328,120 @@ def burning_bijection(indptr: np.ndarray, indices: np.ndarray, parent_edge: np.n
             elif depth[j] == di - 1 and e < parent_edge[i]:
                 rank += 1
         z[i] = later + rank
+
+
+@numba.njit(inline="always", **_JIT)
+def _append(buf: np.ndarray, count: int, value: int) -> np.ndarray:
+    """``buf`` with ``value`` stored at ``count``, doubled in length first if it is full."""
+    if count == buf.shape[0]:
+        grown = np.empty(2 * buf.shape[0], dtype=buf.dtype)
+        grown[:count] = buf
+        buf = grown
+    buf[count] = value
+    return buf
+
+
+@numba.njit(**_JIT)
+def waves_kernel(z: np.ndarray, site: int, indptr: np.ndarray, indices: np.ndarray,
+                 threshold: np.ndarray, max_waves: int) -> tuple[np.ndarray, np.ndarray,
+                                                                 np.ndarray]:  # fmt: skip
+    """Add a grain at ``site`` of the stable ``z`` (``n + 1`` entries, the last the sink)
+    and decompose the avalanche into waves, at most ``max_waves`` of them (-1: all).
+
+    In a wave the drop site topples once and a node :math:`i` joins when
+    :math:`z_i` plus its number of joined neighbours reaches its threshold: a
+    breadth-first closure, whose rounds are recorded. After the wave the
+    heights change by :math:`-\\Delta\\,1_{\\text{wave}}`; every node but the
+    drop site is stable again, and another wave follows while the drop site
+    is not. ``z`` ends as the relaxed configuration when all waves ran.
+
+    Returns ``(sites, rounds, wave_ptr)``: the nodes of wave ``k`` are
+    ``sites[wave_ptr[k]:wave_ptr[k + 1]]`` in order of joining, each with the
+    closure round at which it joined (0 for the drop site).
+    """
+    n = threshold.shape[0]
+    sites = np.empty(16, dtype=np.int64)
+    rounds = np.empty(16, dtype=np.int64)
+    wave_ptr = np.zeros(16, dtype=np.int64)
+    joined = np.full(n, -1, dtype=np.int64)  # the last wave each node joined
+    count = np.zeros(n, dtype=np.int64)  # joined neighbours in the current wave
+    touched = np.empty(n, dtype=np.int64)  # nodes with count > 0, to reset
+    z[site] += 1
+    total = 0
+    wave = 0
+    while z[site] >= threshold[site] and wave != max_waves:
+        start = total
+        sites = _append(sites, total, site)
+        rounds = _append(rounds, total, 0)
+        total += 1
+        joined[site] = wave
+        num_touched = 0
+        head = start
+        while head < total:  # nodes of one round are contiguous: a breadth-first order
+            i = sites[head]
+            r = rounds[head]
+            head += 1
+            for e in range(indptr[i], indptr[i + 1]):
+                j = indices[e]
+                if j == n:
+                    continue
+                if count[j] == 0:
+                    touched[num_touched] = j
+                    num_touched += 1
+                count[j] += 1
+                if joined[j] != wave and z[j] + count[j] >= threshold[j]:
+                    joined[j] = wave
+                    sites = _append(sites, total, j)
+                    rounds = _append(rounds, total, r + 1)
+                    total += 1
+        for a in range(start, total):
+            z[sites[a]] -= threshold[sites[a]]
+        for a in range(num_touched):
+            j = touched[a]
+            z[j] += count[j]
+            count[j] = 0
+        wave += 1
+        wave_ptr = _append(wave_ptr, wave, total)
+    return sites[:total].copy(), rounds[:total].copy(), wave_ptr[: wave + 1].copy()
+
+
+@numba.njit(**_JIT)
+def activity_kernel(z: np.ndarray, site: int, indptr: np.ndarray, indices: np.ndarray,
+                    threshold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Add a grain at ``site`` of the stable ``z`` (``n + 1`` entries, the last the
+    sink) and relax by synchronous steps, recording which nodes topple at each.
+
+    As in :func:`avalanche_kernel`, from a stable start a node never holds twice
+    its threshold, so it topples at most once per step, and it joins the next
+    step exactly when a grain brings it to its threshold (or it stays unstable
+    after toppling). Returns ``(sites, step_ptr)``: the nodes toppling at step
+    ``t`` are ``sites[step_ptr[t]:step_ptr[t + 1]]``.
+    """
+    n = threshold.shape[0]
+    sites = np.empty(16, dtype=np.int64)
+    step_ptr = np.zeros(16, dtype=np.int64)
+    z[site] += 1
+    if z[site] < threshold[site]:
+        return sites[:0].copy(), step_ptr[:1].copy()
+    sites[0] = site
+    total = 1
+    start = 0
+    steps = 0
+    while start < total:
+        stop = total
+        steps += 1
+        step_ptr = _append(step_ptr, steps, stop)
+        for a in range(start, stop):
+            i = sites[a]
+            z[i] -= threshold[i]
+            for e in range(indptr[i], indptr[i + 1]):
+                j = indices[e]
+                z[j] += 1
+                if j < n and z[j] == threshold[j]:
+                    sites = _append(sites, total, j)
+                    total += 1
+            if z[i] >= threshold[i]:
+                sites = _append(sites, total, i)
+                total += 1
+        start = stop
+    return sites[:total].copy(), step_ptr[: steps + 1].copy()
