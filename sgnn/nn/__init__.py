@@ -3,20 +3,25 @@
 * permutation: :class:`DeepSetsLayer`, :class:`PairwiseSetConv`, :class:`SetReadout`;
 * E(n): :class:`EGNNConv`, :class:`EGNN`;
 * lattice (D4): :class:`LatticeConv`, and the baseline stack :class:`LatticeGNN`;
-* coarse-graining: :class:`RGNet`.
+* coarse-graining: :class:`RGNet`;
+* recurrence: :class:`Recurrent` (weight-tied, run until the state settles) and the
+  local rule :class:`AutomatonConv`.
 """
 
+from .automaton_conv import AutomatonConv
 from .deepsets import DeepSetsLayer
 from .egnn import EGNN, EGNNOutput
 from .egnn_conv import EGNNConv
 from .lattice_conv import LatticeConv
 from .lattice_gnn import LatticeGNN
 from .pairwise_set_conv import PairwiseSetConv
+from .recurrent import Recurrent, RecurrentOutput, graph_diameter_bound
 from .rgnet import RGNet
 from .set_readout import SetReadout
 
 __all__ = [
     "EGNN",
+    "AutomatonConv",
     "DeepSetsLayer",
     "EGNNConv",
     "EGNNOutput",
@@ -24,5 +29,8 @@ __all__ = [
     "LatticeGNN",
     "PairwiseSetConv",
     "RGNet",
+    "Recurrent",
+    "RecurrentOutput",
     "SetReadout",
+    "graph_diameter_bound",
 ]

@@ -187,12 +187,12 @@ class RGNet(Module):
             if k < levels - 1:
                 above = refine(states[k + 1], graphs[k][2])
             states[k] = self._block(encoded[k], above, graphs[k][0])
-        outputs = [self.head(h) for h in states]
         if return_levels:
-            return outputs
+            return [self.head(h) for h in states]
+        output = self.head(states[0])  # the coarse levels' heads are needed only on request
         if self.graph_head is None:
-            return outputs[0]
-        return outputs[0], self._graph_output(data, states, levels)
+            return output
+        return output, self._graph_output(data, states, levels)
 
     def lift(self, x: Tensor, cluster: Tensor, batch: Tensor | None = None,
              dim_size: int | None = None) -> Tensor:  # fmt: skip

@@ -373,12 +373,12 @@ def _compare(got: Any, expected: Any, dtype: torch.dtype, atol: float | None, wh
         return
     if got.shape != expected.shape:
         raise AssertionError(f"{what}: shape {tuple(got.shape)} != {tuple(expected.shape)}")
-    scale = max(1.0, float(expected.abs().max())) if expected.numel() else 1.0
-    tol = (atol if atol is not None else BASE_TOL.get(dtype, 1e-4)) * scale
-    if not expected.is_floating_point():
+    if not expected.is_floating_point():  # integer and bool outputs must match exactly
         if not torch.equal(got, expected):
             raise AssertionError(f"{what}: integer outputs differ")
         return
+    scale = max(1.0, float(expected.abs().max())) if expected.numel() else 1.0
+    tol = (atol if atol is not None else BASE_TOL.get(dtype, 1e-4)) * scale
     error = float((got - expected).abs().max()) if got.numel() else 0.0
     if not error <= tol:  # also catches NaN
         raise AssertionError(f"{what} is not equivariant: max |difference| = {error:.3e} "

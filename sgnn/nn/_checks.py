@@ -1,0 +1,56 @@
+"""Input checks shared by the layers: each error names the argument and the expected form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+
+def check_channels(minimum: int = 1, **values: Any) -> None:
+    """Raise unless every keyword value is an int ``>= minimum`` (bools are refused)."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {value!r}")
+        if value < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
+def check_node_features(x: Any, channels: int | None, name: str = "x",
+                        num_nodes: int = -1) -> None:  # fmt: skip
+    """Raise unless ``x`` is a floating tensor of shape ``(num_nodes, channels)``
+    (``-1``/``None``: any)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {x.dtype}")
+    rows = "N" if num_nodes < 0 else str(num_nodes)
+    cols = "F" if channels is None else str(channels)
+    if x.dim() != 2 or (channels is not None and x.size(1) != channels) or (
+            num_nodes >= 0 and x.size(0) != num_nodes):  # fmt: skip
+        raise ValueError(f"{name} must have shape ({rows}, {cols}), got {tuple(x.shape)}")
+
+
+def check_edge_index(edge_index: Any, num_nodes: int, name: str = "edge_index") -> None:
+    """Raise unless ``edge_index`` is an integer ``(2, E)`` tensor with entries in
+    ``0..num_nodes-1``, or a square sparse adjacency of ``num_nodes`` rows."""
+    if not isinstance(edge_index, Tensor):
+        if type(edge_index).__name__ == "SparseTensor":  # torch_sparse, when installed
+            return
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(edge_index).__name__}")
+    if edge_index.layout != torch.strided:
+        if edge_index.dim() != 2 or edge_index.size(0) != num_nodes or edge_index.size(
+                1) != num_nodes:  # fmt: skip
+            raise ValueError(f"{name} as a sparse adjacency must have shape ({num_nodes}, "
+                             f"{num_nodes}), got {tuple(edge_index.shape)}")  # fmt: skip
+        return
+    if edge_index.is_floating_point() or edge_index.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer node indices, got {edge_index.dtype}")
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"{name} must have shape (2, E), got {tuple(edge_index.shape)}"
+                         + ("; transpose it" if edge_index.dim() == 2
+                            and edge_index.size(1) == 2 else ""))  # fmt: skip
+    if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_nodes):
+        raise ValueError(f"{name} must hold node indices in 0..{num_nodes - 1}, got "
+                         f"{int(edge_index.min())}..{int(edge_index.max())}")  # fmt: skip

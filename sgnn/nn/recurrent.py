@@ -1,0 +1,523 @@
+"""Weight-tied recurrence run until the state settles, one graph at a time in a batch."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn import Module
+
+from ._checks import check_edge_index, check_node_features
+
+__all__ = ["Recurrent", "RecurrentOutput", "graph_diameter_bound"]
+
+UPDATES = ("replace", "max", "add")
+DISCRETIZATIONS = ("none", "step", "argmax", "round")
+
+
+class RecurrentOutput(NamedTuple):
+    """What :class:`Recurrent` returns.
+
+    Attributes:
+        output (torch.Tensor): ``head(x, state)``, or the state without a head.
+        state (torch.Tensor): The final state, :math:`(N, S)`.
+        iterations (torch.Tensor): Iterations each graph ran, long, :math:`(B,)`.
+        converged (torch.Tensor): Whether each graph's state settled (changed
+            by at most ``tol`` in its last iteration), bool, :math:`(B,)`.
+    """
+
+    output: Tensor
+    state: Tensor
+    iterations: Tensor
+    converged: Tensor
+
+
+class _StraightThroughStep(torch.autograd.Function):
+    """Heaviside step forward; the logistic sigmoid's derivative backward."""
+
+    @staticmethod
+    def forward(ctx: Any, u: Tensor) -> Tensor:
+        ctx.save_for_backward(u)
+        return (u > 0).to(u.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (u,) = ctx.saved_tensors
+        s = torch.sigmoid(u)
+        return grad * s * (1 - s)
+
+
+def _discretize(u: Tensor, kind: str) -> Tensor:
+    if kind == "none":
+        return u
+    if kind == "step":
+        return _StraightThroughStep.apply(u)
+    if kind == "round":  # straight-through: the identity's gradient
+        return u + (torch.round(u) - u).detach()
+    soft = torch.softmax(u, dim=1)  # "argmax": one-hot forward, softmax's gradient backward
+    hard = torch.zeros_like(u).scatter_(1, u.argmax(dim=1, keepdim=True), 1.0)
+    return soft + (hard - soft).detach() if u.requires_grad else hard
+
+
+def _update(state: Tensor, new: Tensor, kind: str) -> Tensor:
+    if kind == "replace":
+        return new
+    if kind == "max":
+        return torch.maximum(state, new)
+    return state + new
+
+
+class Recurrent(Module):
+    r"""Iterate a block with tied weights until its state settles, graph by graph.
+
+    An encode--process--decode recurrence with *recall* (the input is
+    re-injected at every step, Bansal et al. 2022):
+
+    .. math::
+        \mathbf{s}^{(0)} = D\big(\text{init}(\mathbf{x})\big), \qquad
+        \mathbf{s}^{(t+1)} = U\Big(\mathbf{s}^{(t)},\
+            D\big(\text{block}(\mathbf{x}, \mathbf{s}^{(t)}, \mathcal{E})\big)\Big),
+        \qquad \mathbf{y} = \text{head}(\mathbf{x}, \mathbf{s}^{(T)}),
+
+    where :math:`D` discretises (``"step"``: :math:`[u > 0]`, ``"argmax"``:
+    the one-hot of the largest entry, ``"round"``: the nearest integer; each
+    with a straight-through gradient, so the recurrence trains by
+    backpropagation; ``"none"``: the identity) and :math:`U` combines
+    (``"replace"``: :math:`s' = d`; ``"max"``: :math:`s' = \max(s, d)`, a
+    monotone state, which with a discrete state must settle; ``"add"``:
+    :math:`s' = s + d`, a counter). The state may be split into groups of
+    channels, each with its own :math:`D` and :math:`U` (say a one-hot part
+    and a counter).
+
+    Without ``num_iters`` each graph of a batch runs until its state changes
+    by at most ``tol`` (largest absolute change over its nodes), and stops
+    there while the others go on, so a batch gives the same result as its
+    graphs one by one. A graph that has not settled after
+    :math:`\lceil c \cdot \text{diameter} \rceil` iterations (``iter_factor``
+    :math:`c`; ``max_iter`` caps it further) stops unconverged: the budget
+    grows with the graph, as it must for algorithms whose number of
+    sequential steps does, and nothing can run forever. With ``num_iters``
+    every graph runs exactly that many iterations (training with random
+    iteration counts).
+
+    **Sparse iteration.** If the block's receptive field is ``num_hops``
+    hops (an attribute of the block, or the argument), a node whose
+    ``num_hops``-neighbourhood did not change in the last iteration would
+    compute what it computed before, which left it unchanged; without
+    gradients only the others are recomputed, on the subgraph they need. The
+    result is identical; the cost follows the activity instead of the graph
+    size (a small avalanche on a large lattice touches few nodes per step).
+
+    **Equivariance.** If the block, ``init`` and ``head`` commute with node
+    permutations (or lattice symmetries), so does the recurrence, including
+    its stopping rule.
+
+    Args:
+        block (torch.nn.Module): Called as ``block(x, state, edge_index,
+            **kwargs)``, returning :math:`(N, S)`.
+        state_channels (int or Sequence[int]): :math:`S`, or the sizes of the
+            state's groups.
+        init (torch.nn.Module, optional): ``init(x)`` gives the initial state
+            (before :math:`D`). (default: :obj:`None`, zeros)
+        head (torch.nn.Module, optional): ``head(x, state)`` gives the output.
+            (default: :obj:`None`, the state)
+        update (str or Sequence[str], optional): :math:`U` for all groups or
+            per group. (default: ``"replace"``)
+        discretize (str or Sequence[str], optional): :math:`D` for all groups
+            or per group. (default: ``"none"``)
+        tol (float, optional): Convergence tolerance. (default: ``0.0``)
+        iter_factor (float, optional): Iterations allowed per unit of graph
+            diameter. (default: ``16.0``)
+        max_iter (int, optional): An absolute cap on the iterations.
+            (default: :obj:`None`)
+        num_hops (int, optional): Receptive field of ``block`` in hops, which
+            enables sparse iteration; ``block.num_hops`` if omitted and
+            present. (default: :obj:`None`)
+
+    Shapes:
+        - **input:** ``x`` :math:`(N, F)`, ``edge_index`` :math:`(2, E)`,
+          ``batch`` :math:`(N,)` *(optional)*, ``state`` :math:`(N, S)`
+          *(optional)*
+        - **output:** :class:`RecurrentOutput`
+    """
+
+    def __init__(
+        self,
+        block: Module,
+        state_channels: int | Sequence[int],
+        init: Module | None = None,
+        head: Module | None = None,
+        update: str | Sequence[str] = "replace",
+        discretize: str | Sequence[str] = "none",
+        tol: float = 0.0,
+        iter_factor: float = 16.0,
+        max_iter: int | None = None,
+        num_hops: int | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(block, Module):
+            raise TypeError(f"block must be a torch.nn.Module, got {type(block).__name__}")
+        groups = (state_channels,) if isinstance(state_channels, int) else tuple(state_channels)
+        if not groups or any(isinstance(g, bool) or not isinstance(g, int) or g < 1
+                             for g in groups):  # fmt: skip
+            raise ValueError(f"state_channels must be a positive int or a sequence of them, "
+                             f"got {state_channels!r}")  # fmt: skip
+        self.groups = groups
+        self.state_channels = sum(groups)
+        self.update = _per_group(update, UPDATES, len(groups), "update")
+        self.discretize = _per_group(discretize, DISCRETIZATIONS, len(groups), "discretize")
+        for name, value in (("tol", tol), ("iter_factor", iter_factor)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    math.isfinite(value) and value >= 0):  # fmt: skip
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if iter_factor <= 0:
+            raise ValueError(f"iter_factor must be > 0, got {iter_factor!r}")
+        if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(max_iter, int)
+                                     or max_iter < 1):  # fmt: skip
+            raise ValueError(f"max_iter must be a positive int or None, got {max_iter!r}")
+        hops = num_hops if num_hops is not None else getattr(block, "num_hops", None)
+        if hops is not None and (isinstance(hops, bool) or not isinstance(hops, int) or hops < 1):
+            raise ValueError(f"num_hops must be a positive int or None, got {hops!r}")
+        self.block = block
+        self.init = init
+        self.head = head
+        self.tol = float(tol)
+        self.iter_factor = float(iter_factor)
+        self.max_iter = max_iter
+        self.num_hops = hops
+
+    def reset_parameters(self) -> None:
+        for module in (self.block, self.init, self.head):
+            for m in [] if module is None else module.modules():
+                if hasattr(m, "reset_parameters") and m is not self:
+                    m.reset_parameters()
+
+    # ----------------------------------------------------------------- helpers
+    def step(self, state: Tensor, u: Tensor) -> Tensor:
+        """One update :math:`U(s, D(u))` of the state, group by group."""
+        if len(self.groups) == 1:
+            return _update(state, _discretize(u, self.discretize[0]), self.update[0])
+        parts = []
+        for s, v, kind, upd in zip(state.split(self.groups, 1), u.split(self.groups, 1),
+                                   self.discretize, self.update, strict=True):  # fmt: skip
+            parts.append(_update(s, _discretize(v, kind), upd))
+        return torch.cat(parts, dim=1)
+
+    def initial_state(self, x: Tensor) -> Tensor:
+        """:math:`D(\\text{init}(x))`, or zeros without ``init``."""
+        if self.init is None:
+            return x.new_zeros(x.size(0), self.state_channels)
+        s0 = self.init(x)
+        check_node_features(s0, self.state_channels, "init(x)", num_nodes=x.size(0))
+        parts = [_discretize(v, kind) for v, kind in zip(s0.split(self.groups, 1),
+                                                         self.discretize, strict=True)]  # fmt: skip
+        return torch.cat(parts, dim=1)
+
+    def iteration_limits(self, diameter: Tensor) -> Tensor:
+        """Per-graph budget :math:`\\lceil c \\cdot \\max(d, 1) \\rceil`, capped by ``max_iter``."""
+        limit = torch.ceil(self.iter_factor * diameter.double().clamp(min=1)).long()
+        if self.max_iter is not None:
+            limit = limit.clamp(max=self.max_iter)
+        return limit.clamp(min=1)
+
+    # ----------------------------------------------------------------- forward
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        batch: Tensor | None = None,
+        state: Tensor | None = None,
+        num_iters: int | None = None,
+        diameter: Tensor | float | None = None,
+        sparse: bool | None = None,
+        callback: Callable[[int, Tensor], None] | None = None,
+        **kwargs: Any,
+    ) -> RecurrentOutput:
+        r"""Run the recurrence.
+
+        Args:
+            x (torch.Tensor): Static input, :math:`(N, F)`.
+            edge_index (torch.Tensor): :math:`(2, E)`.
+            batch (torch.Tensor, optional): Graph of every node, sorted.
+                (default: one graph)
+            state (torch.Tensor, optional): Start from this state instead of
+                :math:`D(\text{init}(x))`. (default: :obj:`None`)
+            num_iters (int, optional): Run exactly this many iterations.
+                (default: :obj:`None`, until every graph settles)
+            diameter (torch.Tensor or float, optional): Each graph's diameter
+                (or an upper bound), :math:`(B,)` or one number for all, which
+                sets the budget. (default: :obj:`None`, computed by
+                :func:`graph_diameter_bound`)
+            sparse (bool, optional): Force sparse (``True``) or dense
+                (``False``) iteration. (default: :obj:`None`: sparse when the
+                block has ``num_hops`` and gradients are off)
+            callback (Callable, optional): ``callback(t, state)`` after every
+                iteration :math:`t = 1, 2, \dots`. (default: :obj:`None`)
+            **kwargs: Passed on to ``block`` (dense iteration only, except
+                ``edge_attr``, whose rows follow the edges).
+        """
+        check_node_features(x, None, "x")
+        n = x.size(0)
+        check_edge_index(edge_index, n)
+        if edge_index.layout != torch.strided:
+            raise ValueError("edge_index must be a (2, E) tensor; Recurrent iterates on edges")
+        batch, num_graphs = _check_batch(batch, n, x.device)
+        if state is None:
+            state = self.initial_state(x)
+        else:
+            check_node_features(state, self.state_channels, "state", num_nodes=n)
+        if num_iters is not None and (isinstance(num_iters, bool) or not isinstance(
+                num_iters, int) or num_iters < 0):  # fmt: skip
+            raise ValueError(f"num_iters must be a non-negative int or None, got {num_iters!r}")
+        use_sparse = sparse if sparse is not None else (
+            self.num_hops is not None and not torch.is_grad_enabled())  # fmt: skip
+        if use_sparse:
+            if self.num_hops is None:
+                raise ValueError("sparse iteration needs num_hops (the block's receptive field)")
+            if torch.is_grad_enabled() and state.requires_grad:
+                raise ValueError("sparse iteration runs without gradients; use torch.no_grad()")
+            if set(kwargs) - {"edge_attr"}:
+                raise ValueError(f"sparse iteration passes only edge_attr on to the block, got "
+                                 f"{sorted(kwargs)}; use sparse=False")  # fmt: skip
+        if num_iters is not None:
+            limits = torch.full((num_graphs,), num_iters, dtype=torch.long, device=x.device)
+            tol = -1.0  # never stop early
+        else:
+            if diameter is None:
+                diameter = graph_diameter_bound(edge_index, batch, num_graphs)
+            diameter = torch.as_tensor(diameter, device=x.device).reshape(-1).double()
+            if diameter.numel() == 1:
+                diameter = diameter.expand(num_graphs)
+            if diameter.numel() != num_graphs or not torch.all(torch.isfinite(diameter)):
+                raise ValueError(f"diameter must be one finite number or one per graph "
+                                 f"({num_graphs}), got shape {tuple(diameter.shape)}")  # fmt: skip
+            limits = self.iteration_limits(diameter)
+            tol = self.tol
+        run = self._run_sparse if use_sparse else self._run_dense
+        state, iterations, converged = run(x, edge_index, batch, num_graphs, state, limits, tol,
+                                           callback, kwargs)  # fmt: skip
+        output = state if self.head is None else self.head(x, state)
+        return RecurrentOutput(output, state, iterations, converged)
+
+    def _run_dense(self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int,
+                   state: Tensor, limits: Tensor, tol: float, callback: Any,
+                   kwargs: dict[str, Any]) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+        iterations = torch.zeros(num_graphs, dtype=torch.long, device=x.device)
+        converged = torch.zeros(num_graphs, dtype=torch.bool, device=x.device)
+        stopped = limits <= 0
+        t = 0
+        while not bool(stopped.all()):
+            new = self.step(state, self.block(x, state, edge_index, **kwargs))
+            change = _graph_max((new - state).detach().abs().amax(dim=1), batch, num_graphs)
+            running = ~stopped
+            if tol >= 0:
+                new = torch.where(stopped[batch, None], state, new)
+            state = new
+            t += 1
+            iterations += running.long()
+            settled = running & (change <= max(tol, 0.0))
+            converged = torch.where(running, settled, converged)
+            stopped = stopped | (settled if tol >= 0 else stopped) | (iterations >= limits)
+            if callback is not None:
+                callback(t, state)
+        return state, iterations, converged
+
+    def _run_sparse(self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int,
+                    state: Tensor, limits: Tensor, tol: float, callback: Any,
+                    kwargs: dict[str, Any]) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+        n = x.size(0)
+        hops = int(self.num_hops)  # type: ignore[arg-type]
+        graph: _Adjacency | None = None  # built once a second iteration needs it
+        edge_attr = kwargs.get("edge_attr")
+        state = state.clone()
+        iterations = torch.zeros(num_graphs, dtype=torch.long, device=x.device)
+        converged = torch.zeros(num_graphs, dtype=torch.bool, device=x.device)
+        stopped = limits <= 0
+        active = torch.arange(n, device=x.device)  # everything, the first time
+        local = torch.full((n,), -1, dtype=torch.long, device=x.device)
+        t = 0
+        while not bool(stopped.all()):
+            active = active[~stopped[batch[active]]]
+            running = ~stopped
+            if t == 0 and active.numel() == n:  # everything is active: no subgraph to cut
+                old = state.clone()
+                new = self.step(old, self.block(x, state, edge_index, **kwargs))
+            elif active.numel():
+                graph = graph or _Adjacency(edge_index, n)
+                nodes, edges = graph.upstream(active, hops)
+                local[nodes] = torch.arange(nodes.numel(), device=x.device)
+                sub_edges = local[edge_index[:, edges]]
+                extra = {} if edge_attr is None else {"edge_attr": edge_attr[edges]}
+                u = self.block(x[nodes], state[nodes], sub_edges, **extra)
+                rows = local[active]
+                local[nodes] = -1
+                old = state[active]
+                new = self.step(old, u[rows])
+            if active.numel():
+                diff = (new - old).abs().amax(dim=1)
+                state[active] = new
+                change = _graph_max(diff, batch[active], num_graphs)
+                changed = active[diff > 0]
+            else:
+                change = torch.zeros(num_graphs, dtype=state.dtype, device=x.device)
+                changed = active
+            t += 1
+            iterations += running.long()
+            settled = running & (change <= max(tol, 0.0))
+            converged = torch.where(running, settled, converged)
+            stopped = stopped | (settled if tol >= 0 else stopped) | (iterations >= limits)
+            if callback is not None:
+                callback(t, state)
+            if changed.numel() and not bool(stopped.all()):
+                graph = graph or _Adjacency(edge_index, n)
+                active = graph.downstream(changed, hops)
+            else:
+                active = changed
+        return state, iterations, converged
+
+    def __repr__(self) -> str:
+        groups = self.groups[0] if len(self.groups) == 1 else list(self.groups)
+        upd = self.update[0] if len(set(self.update)) == 1 else list(self.update)
+        disc = self.discretize[0] if len(set(self.discretize)) == 1 else list(self.discretize)
+        return (f"{type(self).__name__}({self.block}, state_channels={groups}, update={upd!r}, "
+                f"discretize={disc!r}, tol={self.tol}, iter_factor={self.iter_factor})")
+
+
+class _Adjacency:
+    """The edges into and out of every node, to gather those of a node set quickly."""
+
+    def __init__(self, edge_index: Tensor, num_nodes: int) -> None:
+        self.src, self.dst = edge_index[0], edge_index[1]
+        self.into = _EdgeTable(self.dst, num_nodes)
+        self.out_of = _EdgeTable(self.src, num_nodes)
+
+    def upstream(self, nodes: Tensor, hops: int) -> tuple[Tensor, Tensor]:
+        """Every node within ``hops`` hops upstream of ``nodes`` (``nodes`` included), and
+        the ids of the edges into the nodes within ``hops - 1`` hops: exactly what a
+        ``hops``-layer message passing needs to compute ``nodes``."""
+        frontier, edge_parts, node_parts = nodes, [], [nodes]
+        for _ in range(hops):
+            edges = self.into.edges(frontier)
+            edge_parts.append(edges)
+            frontier = torch.unique(self.src[edges])
+            node_parts.append(frontier)
+        return torch.unique(torch.cat(node_parts)), torch.unique(torch.cat(edge_parts))
+
+    def downstream(self, nodes: Tensor, hops: int) -> Tensor:
+        """Every node within ``hops`` hops downstream of ``nodes``, ``nodes`` included."""
+        frontier, parts = nodes, [nodes]
+        for _ in range(hops):
+            frontier = torch.unique(self.dst[self.out_of.edges(frontier)])
+            parts.append(frontier)
+        return torch.unique(torch.cat(parts))
+
+
+class _EdgeTable:
+    """The ids of the edges whose ``index`` is each node: a padded ``(N, max degree)``
+    table when degrees are small (a gather, the fastest for small node sets), else CSR."""
+
+    MAX_PADDED_DEGREE = 64
+
+    def __init__(self, index: Tensor, num_nodes: int) -> None:
+        if index.device.type == "cpu":  # numpy's stable sort of integers is a radix sort
+            perm = torch.from_numpy(np.argsort(index.numpy(), kind="stable"))
+        else:
+            perm = torch.argsort(index, stable=True)
+        degree = torch.bincount(index, minlength=num_nodes)
+        self.ptr = torch.zeros(num_nodes + 1, dtype=torch.long, device=index.device)
+        self.ptr[1:] = torch.cumsum(degree, 0)
+        self.perm = perm
+        width = int(degree.max()) if num_nodes else 0
+        self.table: Tensor | None = None
+        if width <= self.MAX_PADDED_DEGREE:
+            owner = torch.repeat_interleave(torch.arange(num_nodes, device=index.device), degree,
+                                            output_size=index.numel())  # fmt: skip
+            rank = torch.arange(index.numel(), device=index.device) - self.ptr[owner]
+            self.table = torch.full((num_nodes, max(width, 1)), -1, dtype=torch.long,
+                                    device=index.device)  # fmt: skip
+            self.table[owner, rank] = perm
+
+    def edges(self, nodes: Tensor) -> Tensor:
+        if self.table is not None:
+            ids = self.table[nodes].view(-1)
+            return ids[ids >= 0]
+        start, count = self.ptr[nodes], self.ptr[nodes + 1] - self.ptr[nodes]
+        total = int(count.sum())
+        offsets = torch.repeat_interleave(start - torch.cumsum(count, 0) + count, count,
+                                          output_size=total)  # fmt: skip
+        return self.perm[offsets + torch.arange(total, device=nodes.device)]
+
+
+def _graph_max(values: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+    out = values.new_zeros(num_graphs)
+    return out.scatter_reduce(0, batch, values, "amax", include_self=True)
+
+
+def _check_batch(batch: Tensor | None, n: int, device: torch.device) -> tuple[Tensor, int]:
+    if batch is None:
+        return torch.zeros(n, dtype=torch.long, device=device), 1
+    if not isinstance(batch, Tensor) or batch.dtype != torch.long or batch.shape != (n,):
+        raise ValueError(f"batch must be a long tensor of shape ({n},), got "
+                         f"{getattr(batch, 'dtype', type(batch).__name__)} "
+                         f"{tuple(getattr(batch, 'shape', ()))}")  # fmt: skip
+    if n and (int(batch.min()) < 0 or bool((batch[1:] < batch[:-1]).any())):
+        raise ValueError("batch must be sorted and non-negative (graph index of every node)")
+    return batch, (int(batch.max()) + 1 if n else 1)
+
+
+def _per_group(value: str | Sequence[str], allowed: tuple[str, ...], groups: int,
+               name: str) -> tuple[str, ...]:  # fmt: skip
+    values = (value,) * groups if isinstance(value, str) else tuple(value)
+    if len(values) != groups or any(v not in allowed for v in values):
+        raise ValueError(f"{name} must be one of {allowed} or one of them per state group "
+                         f"({groups}), got {value!r}")  # fmt: skip
+    return values
+
+
+def graph_diameter_bound(edge_index: Tensor, batch: Tensor | None = None,
+                         num_graphs: int | None = None) -> Tensor:  # fmt: skip
+    r"""An upper bound on the diameter of every graph of a batch.
+
+    Twice the eccentricity of each graph's first node (breadth-first search,
+    treating edges as undirected), which lies between the diameter and twice
+    it; the number of nodes where a graph is disconnected (no finite bound
+    exists, and no path is longer). Used by :class:`Recurrent` for its
+    iteration budget when the diameter is not given (on a lattice it is
+    :math:`H + W - 2`).
+
+    Args:
+        edge_index (torch.Tensor): :math:`(2, E)`.
+        batch (torch.Tensor, optional): Graph of every node, sorted.
+            (default: one graph of ``edge_index.max() + 1`` nodes)
+        num_graphs (int, optional): Number of graphs. (default: from ``batch``)
+
+    Returns:
+        torch.Tensor: float64, :math:`(B,)`.
+    """
+    import numpy as np
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import dijkstra
+
+    if batch is None:
+        n = int(edge_index.max()) + 1 if edge_index.numel() else 1
+        batch = torch.zeros(n, dtype=torch.long)
+    n = batch.numel()
+    check_edge_index(edge_index, n)
+    num_graphs = int(batch.max()) + 1 if num_graphs is None else num_graphs
+    b = batch.cpu().numpy()
+    firsts = np.searchsorted(b, np.arange(num_graphs))
+    ei = edge_index.cpu().numpy()
+    adj = sp.coo_array((np.ones(ei.shape[1]), (ei[0], ei[1])), shape=(n, n)).tocsr()
+    dist = dijkstra(adj, directed=False, indices=firsts[firsts < n], unweighted=True,
+                    min_only=True)  # fmt: skip
+    counts = np.bincount(b, minlength=num_graphs)
+    out = np.zeros(num_graphs)
+    finite = np.isfinite(dist)
+    np.maximum.at(out, b[finite], 2 * dist[finite])
+    connected = np.bincount(b[finite], minlength=num_graphs) == counts
+    out = np.where(connected, out, counts)
+    return torch.from_numpy(out.astype(np.float64))
