@@ -15,6 +15,7 @@ from torch_geometric.utils import scatter
 
 from ..data.transforms import AddDilatedEdges, AddHierarchy
 from ..nn.lattice_gnn import LatticeGNN
+from ..nn.recurrent import RecurrentOutput
 from ..nn.rgnet import RGNet
 from .loop import _num_graphs
 from .metrics import _batch, footprint_iou, spearman_per_graph, top_fraction_recall
@@ -22,6 +23,8 @@ from .metrics import _batch, footprint_iou, spearman_per_graph, top_fraction_rec
 __all__ = [
     "SANDPILE_MODELS",
     "MixedSizeLoader",
+    "footprint_criterion",
+    "footprint_exact",
     "predicted_avalanche_size",
     "sandpile_loss",
     "sandpile_metrics",
@@ -30,7 +33,10 @@ __all__ = [
 ]
 
 #: Model names accepted by :func:`sandpile_model` (and ``sgnn train --model``).
-SANDPILE_MODELS = ("rgnet-exact", "rgnet-unet", "local", "dilated")
+SANDPILE_MODELS = ("rgnet-exact", "rgnet-unet", "local", "dilated", "hint", "recurrent",
+                   "rg-recurrent")  # fmt: skip
+#: The recurrent models (:mod:`sgnn.train.sandpile_recurrent`): footprint target only.
+RECURRENT_MODELS = ("hint", "recurrent", "rg-recurrent")
 TARGETS = ("footprint", "hazard")
 #: Dilations of the ``"dilated"`` baseline; a fixed number, whatever the lattice size.
 DILATIONS = (1, 2, 4, 8)
@@ -45,18 +51,45 @@ def _check_target(target: str) -> str:
     return target
 
 
-def sandpile_transform() -> Compose:
-    """The pre-transform every sandpile model can read: the hierarchy and dilated edges."""
-    return Compose([AddHierarchy(), AddDilatedEdges(DILATIONS)])
+def sandpile_transform(name: str | None = None) -> Compose | None:
+    """What a sandpile model reads beyond the lattice itself.
+
+    Without ``name``, the transform every model can read: the hierarchy and
+    dilated edges. With a model name, only what that model needs: the
+    hierarchy for the RGNets and ``"rg-recurrent"``, the dilated edges for
+    ``"dilated"``, nothing (:obj:`None`) for the others. Use it as a dataset's
+    ``transform`` to keep cached graphs small on large lattices.
+    """
+    if name is None:
+        return Compose([AddHierarchy(), AddDilatedEdges(DILATIONS)])
+    if name not in SANDPILE_MODELS:
+        raise ValueError(f"name must be one of {SANDPILE_MODELS}, got {name!r}")
+    if name in ("rgnet-exact", "rgnet-unet", "rg-recurrent"):
+        return Compose([AddHierarchy()])
+    if name == "dilated":
+        return Compose([AddDilatedEdges(DILATIONS)])
+    return None
 
 
 def sandpile_model(name: str, target: str = "footprint", hidden_channels: int = 32) -> Module:
-    r"""One of the models compared on sandpile avalanches, with comparable parameter counts.
+    r"""One of the models compared on sandpile avalanches.
+
+    Feed-forward, with comparable parameter counts:
 
     * ``"rgnet-exact"``: :class:`~sgnn.nn.RGNet` (``mode="exact"``, depth 4);
     * ``"rgnet-unet"``: :class:`~sgnn.nn.RGNet` (``mode="unet"``, depth 2);
     * ``"local"``: :class:`~sgnn.nn.LatticeGNN` with four nearest-neighbour layers;
     * ``"dilated"``: :class:`~sgnn.nn.LatticeGNN` with dilations 1, 2, 4, 8.
+
+    Recurrent, run until their state settles (footprint target only):
+
+    * ``"hint"``: :class:`~sgnn.train.ToppleAutomaton`, the toppling rule
+      learnt from single steps (a linear rule on an ordinal state);
+    * ``"recurrent"``: :class:`~sgnn.train.FootprintAutomaton`, learnt from
+      footprints alone;
+    * ``"rg-recurrent"``: :class:`~sgnn.train.RGRecurrent`, the RGNet V-cycle
+      as the recurrent body (``hidden_channels // 4`` wide: every iteration
+      covers the whole hierarchy).
 
     The RGNets mean-pool the one-hot heights (local densities, renormalised
     by :math:`b = 2` per level, see :class:`~sgnn.nn.RGNet`) and max-pool the
@@ -74,6 +107,17 @@ def sandpile_model(name: str, target: str = "footprint", hidden_channels: int = 
     if isinstance(hidden_channels, bool) or not isinstance(hidden_channels, int) \
             or hidden_channels < 1:  # fmt: skip
         raise ValueError(f"hidden_channels must be a positive int, got {hidden_channels!r}")
+    if name in RECURRENT_MODELS:
+        if target != "footprint":
+            raise ValueError(f"the recurrent model {name!r} predicts footprints only, not "
+                             f"{target!r}")  # fmt: skip
+        from .sandpile_recurrent import FootprintAutomaton, RGRecurrent, ToppleAutomaton
+
+        if name == "hint":
+            return ToppleAutomaton(hidden_channels)
+        if name == "recurrent":
+            return FootprintAutomaton(hidden_channels=hidden_channels)
+        return RGRecurrent(hidden_channels=max(1, hidden_channels // 4))
     c_in, c_out = _IN_CHANNELS[target], _OUT_CHANNELS[target]
     pool = ("mean",) * 4 + ("max",) * (c_in - 4)
     if name in ("rgnet-exact", "rgnet-unet"):
@@ -96,26 +140,63 @@ def _soft_iou(logit: Tensor, toppled: Tensor, batch: Tensor, num_graphs: int) ->
     return inter / union.clamp(min=1e-6)
 
 
-def sandpile_loss(target: str) -> Callable[[Module, Any], Tensor]:
+def footprint_criterion(out: Tensor, batch: Any) -> Tensor:
+    r"""The footprint loss of outputs ``out`` (toppled logit, :math:`\log(1 +
+    \text{topplings})`): binary cross-entropy of the toppled mask, plus :math:`1 -`
+    the mean per-avalanche soft IoU, plus the squared error of the log counts."""
+    if out.dim() != 2 or out.size(1) != 2:
+        raise ValueError(f"out must have shape (N, 2), got {tuple(out.shape)}")
+    toppled = batch.toppled.to(out.dtype)
+    index = _node_batch(batch, toppled)
+    bce = binary_cross_entropy_with_logits(out[:, 0], toppled)
+    iou = _soft_iou(out[:, 0], toppled, index, _num_graphs(batch)).mean()
+    return bce + (1 - iou) + mse_loss(out[:, 1], torch.log1p(batch.topplings.to(out.dtype)))
+
+
+def sandpile_loss(target: str, seed: int = 0) -> Callable[[Module, Any], Tensor]:
     r"""The training loss ``loss(model, batch)`` of a target.
 
     ``"footprint"``: binary cross-entropy of the toppled mask, plus
     :math:`1 - ` the mean per-avalanche soft IoU, plus the squared error of
     :math:`\log(1 + \text{topplings})`; ``"hazard"``: the squared error of the
-    hazard.
+    hazard. A model with a ``training_loss(batch, generator)`` method (the
+    recurrent models) is trained and validated by that instead: one-step
+    transitions for :class:`~sgnn.train.ToppleAutomaton`, the progressive loss
+    for the others (in eval mode with the same random draws at every call).
+
+    Args:
+        target (str): ``"footprint"`` or ``"hazard"``.
+        seed (int, optional): Seed of the random choices of ``training_loss``
+            (steps, iteration counts). (default: ``0``)
     """
+    generator = torch.Generator().manual_seed(seed)
+
+    def own_loss(model: Module, batch: Any) -> Tensor | None:
+        inner = getattr(model, "module", model)  # unwrap DistributedDataParallel
+        if not hasattr(inner, "training_loss"):
+            return None
+        # Validation (eval mode) draws the same steps and iteration counts every time, so
+        # that epochs compare on equal terms; running a half-trained recurrent model to
+        # convergence instead could cost its whole iteration budget.
+        draws = generator if model.training else torch.Generator().manual_seed(seed)
+        return inner.training_loss(batch, generator=draws)
+
     if _check_target(target) == "hazard":
         return lambda model, batch: mse_loss(model(batch)[:, 0], batch.hazard)
 
     def footprint_loss(model: Module, batch: Any) -> Tensor:
-        out = model(batch)
-        toppled = batch.toppled
-        index = _node_batch(batch, toppled)
-        bce = binary_cross_entropy_with_logits(out[:, 0], toppled)
-        iou = _soft_iou(out[:, 0], toppled, index, _num_graphs(batch)).mean()
-        return bce + (1 - iou) + mse_loss(out[:, 1], torch.log1p(batch.topplings.float()))
+        loss = own_loss(model, batch)
+        if loss is not None:
+            return loss
+        return footprint_criterion(_node_outputs(model(batch)), batch)
 
     return footprint_loss
+
+
+def _node_outputs(result: Any) -> Tensor:
+    """The node outputs of a model's result: a tensor, or the ``output`` of a
+    :class:`~sgnn.nn.RecurrentOutput`."""
+    return result.output if isinstance(result, RecurrentOutput) else result
 
 
 def predicted_avalanche_size(out: Tensor, batch: Any) -> Tensor:
@@ -126,17 +207,29 @@ def predicted_avalanche_size(out: Tensor, batch: Any) -> Tensor:
                    reduce="sum")  # fmt: skip
 
 
+def footprint_exact(pred: Tensor, true: Tensor, batch: Tensor | None = None) -> Tensor:
+    """1.0 for every graph whose predicted toppled set equals the true one, else 0.0
+    (float64, :math:`(B,)`). Arguments as in :func:`~sgnn.train.footprint_iou`."""
+    iou = footprint_iou(pred, true, batch)
+    return (iou == 1).to(torch.float64)
+
+
 def sandpile_metrics(
     target: str, predict: Callable[[Any], Tensor] | None = None
 ) -> dict[str, Callable[[Module, Any], Tensor]]:
     r"""Per-graph metrics for :func:`~sgnn.train.evaluate`.
 
     ``"footprint"``: ``IoU`` (:func:`footprint_iou` of the sites with a
-    positive logit) and ``|dlog(1+s)|`` (absolute error of
-    :math:`\log(1 + s)` of the avalanche size, see
-    :func:`predicted_avalanche_size`). ``"hazard"``: ``Spearman``
-    (:func:`spearman_per_graph`) and ``top-1% recall``
-    (:func:`top_fraction_recall`).
+    positive logit), ``|dlog(1+s)|`` (absolute error of :math:`\log(1 + s)`
+    of the avalanche size, see :func:`predicted_avalanche_size`), ``exact``
+    (the fraction of avalanches whose footprint is predicted exactly, see
+    :func:`footprint_exact`) and ``iterations`` (what a recurrent model ran
+    per avalanche; NaN, hence left out, for feed-forward models).
+    ``"hazard"``: ``Spearman`` (:func:`spearman_per_graph`) and ``top-1%
+    recall`` (:func:`top_fraction_recall`).
+
+    The model runs once per batch, whatever the number of metrics: each
+    metric reuses the outputs of the last ``(model, batch)`` it saw.
 
     Args:
         target (str): ``"footprint"`` or ``"hazard"``.
@@ -145,9 +238,17 @@ def sandpile_metrics(
             passed to each metric is called.
     """
     _check_target(target)
+    last: dict[str, Any] = {}
+
+    def run(model: Module, batch: Any) -> Any:
+        # Keyed by identity, holding the objects so that their ids cannot be reused.
+        if last.get("model") is not model or last.get("batch") is not batch:
+            result = predict(batch) if predict is not None else model(batch)
+            last.update(model=model, batch=batch, result=result)
+        return last["result"]
 
     def outputs(model: Module, batch: Any) -> Tensor:
-        return predict(batch) if predict is not None else model(batch)
+        return _node_outputs(run(model, batch))
 
     if target == "hazard":
         return {
@@ -161,11 +262,21 @@ def sandpile_metrics(
         out = outputs(model, batch)
         return footprint_iou(out[:, 0] > 0, batch.toppled > 0, _node_batch(batch, out))
 
+    def exact(model: Module, batch: Any) -> Tensor:
+        out = outputs(model, batch)
+        return footprint_exact(out[:, 0] > 0, batch.toppled > 0, _node_batch(batch, out))
+
     def size_error(model: Module, batch: Any) -> Tensor:
         est = predicted_avalanche_size(outputs(model, batch), batch)
         return (torch.log1p(est) - torch.log1p(batch.avalanche_size.view(-1).to(est))).abs()
 
-    return {"IoU": iou, "|dlog(1+s)|": size_error}
+    def iterations(model: Module, batch: Any) -> Tensor:
+        result = run(model, batch)
+        if isinstance(result, RecurrentOutput):
+            return result.iterations.to(torch.float64)
+        return torch.full((_num_graphs(batch),), float("nan"), dtype=torch.float64)
+
+    return {"IoU": iou, "|dlog(1+s)|": size_error, "exact": exact, "iterations": iterations}
 
 
 class MixedSizeLoader:
