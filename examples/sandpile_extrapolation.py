@@ -1,58 +1,498 @@
-"""Train small, predict large: avalanche footprints (or hazard maps) of the BTW sandpile.
+"""Train small, predict large: BTW avalanche footprints, from fixed depth to recurrence.
 
 Models are trained on small lattices (default L = 16, 32) and evaluated on
-fresh configurations of every size up to L = 256:
+fresh avalanches of every size up to L = 512 (1024 times more sites):
 
-* ``RGNet exact`` -- coarse-graining equivariant, one block shared by all levels;
-* ``RGNet unet``  -- the same with a fine-to-coarse pass (not exactly equivariant);
-* ``local``       -- a fixed-depth stack of LatticeConv layers (an ordinary GNN);
-* ``dilated``     -- LatticeConv layers with dilations 1, 2, 4, 8 (a fixed number);
-* ``heuristic``   -- no learning: the drop site's connected cluster of height-3
-  sites topples (footprint), or the size of the height-3 cluster a site belongs
-  to (hazard).
+* ``hint``         -- :class:`sgnn.train.ToppleAutomaton`: the toppling rule
+  learnt from one-step transitions, unrolled until the state settles;
+* ``recurrent``    -- :class:`sgnn.train.FootprintAutomaton`: a monotone
+  recurrent automaton learnt from footprints alone;
+* ``RG-recurrent`` -- :class:`sgnn.train.RGRecurrent`: the RGNet V-cycle as the
+  recurrent body, shared across levels and iterations;
+* ``RGNet``        -- the feed-forward coarse-graining network (``rgnet-exact``);
+* ``local``        -- a fixed-depth local GNN (four LatticeConv layers);
+* ``height-3``     -- no learning: the drop site's cluster of height-3 sites;
+* ``first wave``   -- no learning: the first wave of the avalanche
+  (:func:`sgnn.sandpile.first_wave`).
 
-``--target footprint`` prints, per model and lattice size, the mean
-per-avalanche IoU of the toppled set and the mean absolute error of
-log(1 + avalanche size); ``--target hazard`` prints the Spearman correlation
-between predicted and true hazard per configuration and the recall of the
-top-1% most dangerous sites. Plots go to ``--out``.
+The table gives, per model and lattice side, the mean per-avalanche IoU of the
+toppled set, the mean |dlog(1+s)| of the avalanche size, the fraction of
+exactly predicted footprints, the median and largest number of iterations (the
+recurrent models) and the seconds per avalanche. Plots go to ``--out``.
 
-Usage: ``python examples/sandpile_extrapolation.py [--target hazard] [--quick]``.
+``--target hazard`` trains the feed-forward models on hazard maps instead
+(the recurrent models predict footprints only).
+
+Usage: ``python examples/sandpile_extrapolation.py [--quick] [--eval-sizes 16 64 512]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import sys
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from scipy import ndimage
 from torch import Tensor, nn
 from torch_geometric import seed_everything
-from torch_geometric.data import Data
+from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
+from tqdm.auto import tqdm
 
-from sgnn.data import SandpileAvalanches
+from sgnn.data import AddHierarchy, SandpileAvalanches, avalanche_to_data
+from sgnn.nn import RecurrentOutput
+from sgnn.sandpile import avalanche_sample, first_wave
 from sgnn.train import (
     MixedSizeLoader,
     evaluate,
     fit,
+    footprint_iou,
+    load_checkpoint,
     predicted_avalanche_size,
     sandpile_loss,
     sandpile_metrics,
     sandpile_model,
     sandpile_transform,
+    save_checkpoint,
 )
 
-#: Table names of the models of sgnn.train.sandpile_model.
-MODELS = {"RGNet exact": "rgnet-exact", "RGNet unet": "rgnet-unet", "local": "local",
-          "dilated": "dilated"}  # fmt: skip
+#: Table name -> name in sgnn.train.sandpile_model.
+MODELS = {"hint": "hint", "recurrent": "recurrent", "RG-recurrent": "rg-recurrent",
+          "RGNet": "rgnet-exact", "local": "local"}  # fmt: skip
+RECURRENT = ("hint", "recurrent", "RG-recurrent")
+#: (epochs, learning rate) per model, default and quick runs: the recurrent models learn
+#: small rules fast at high rates; the feed-forward ones keep their usual rate.
+TRAINING = {"hint": (8, 1e-2), "recurrent": (4, 1e-2), "RG-recurrent": (6, 1e-2),
+            "RGNet": (4, 3e-3), "local": (4, 3e-3)}  # fmt: skip
+QUICK_TRAINING = {"hint": (12, 3e-2), "recurrent": (16, 1e-2), "RG-recurrent": (4, 1e-2),
+                  "RGNet": (6, 1e-2), "local": (6, 1e-2)}  # fmt: skip
+BASELINES = ("height-3", "first wave")
+#: Nodes per evaluation batch, at most (large lattices go one or a few at a time).
+BATCH_NODES = 1 << 20
+#: Avalanches of the IoU-against-iterations plot (every model runs them all in one batch).
+PROBE_SAMPLES = 6
 
 
-def heuristic(batch: Data, target: str) -> Tensor:
-    """No learning: height-3 clusters (4-connected) around the drop site or each site."""
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------- data
+def fresh_avalanches(size: int, count: int, seed: int) -> list[dict[str, Any]]:
+    """Footprint samples with the seeds of ``SandpileAvalanches(root, size, count,
+    seed=seed)``, generated in memory: large lattices are not worth caching."""
+    children = np.random.SeedSequence(seed).spawn(count)
+    bar = tqdm(children, desc=f"fresh avalanches L={size}", leave=False)
+    return [avalanche_sample((size, size), "footprint", child) for child in bar]
+
+
+def batches(samples: list[dict[str, Any]], hierarchy: bool,
+            per_batch: int = 16) -> Iterator[tuple[Batch, list[int]]]:  # fmt: skip
+    """Batches of at most ``per_batch`` graphs and BATCH_NODES nodes, and the indices of
+    their samples."""
+    size = samples[0]["z"].shape[0]
+    per_batch = max(1, min(per_batch, BATCH_NODES // (size * size)))
+    to_hierarchy = AddHierarchy() if hierarchy else None
+    for start in range(0, len(samples), per_batch):
+        graphs = []
+        for sample in samples[start : start + per_batch]:
+            data = avalanche_to_data(sample)
+            graphs.append(to_hierarchy(data) if to_hierarchy is not None else data)
+        yield Batch.from_data_list(graphs), list(range(start, start + len(graphs)))
+
+
+# ------------------------------------------------------------------- baselines
+def height3_cluster(sample: dict[str, Any]) -> np.ndarray:
+    """The 4-connected cluster of height-3 sites around the drop site."""
+    z = sample["z"]
+    labels, _ = ndimage.label(z == 3)
+    return labels.reshape(-1) == labels.reshape(-1)[sample["site"]]
+
+
+def first_wave_mask(sample: dict[str, Any]) -> np.ndarray:
+    z = sample["z"]
+    return first_wave(z, divmod(sample["site"], z.shape[1])).reshape(-1)
+
+
+# ------------------------------------------------------------------ evaluation
+@dataclass
+class Scores:
+    """Per-avalanche results of one model at one lattice size."""
+
+    iou: list[float] = field(default_factory=list)
+    size_error: list[float] = field(default_factory=list)
+    exact: list[float] = field(default_factory=list)
+    iterations: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+    count: int = 0
+    pred_sizes: list[float] = field(default_factory=list)
+
+    def row(self) -> dict[str, float]:
+        its = np.asarray(self.iterations) if self.iterations else None
+        return {
+            "IoU": float(np.mean(self.iou)),
+            "|dlog(1+s)|": float(np.mean(self.size_error)),
+            "exact": float(np.mean(self.exact)),
+            "it med": float(np.median(its)) if its is not None else float("nan"),
+            "it max": float(its.max()) if its is not None else float("nan"),
+            "s/aval": self.seconds / max(self.count, 1),
+        }
+
+
+def score_masks(scores: Scores, pred: np.ndarray, sizes: np.ndarray,
+                samples: list[dict[str, Any]]) -> None:  # fmt: skip
+    """Add the scores of predicted footprints ``pred`` (flat masks) and sizes."""
+    for mask, est, sample in zip(pred, sizes, samples, strict=True):
+        true = sample["topplings"].reshape(-1) > 0
+        union = int((mask | true).sum())
+        scores.iou.append(1.0 if union == 0 else int((mask & true).sum()) / union)
+        scores.exact.append(float(np.array_equal(mask, true)))
+        scores.size_error.append(abs(np.log1p(est) - np.log1p(sample["size"])))
+        scores.pred_sizes.append(float(est))
+
+
+def evaluate_model(model: nn.Module, samples: list[dict[str, Any]], hierarchy: bool,
+                   desc: str, per_batch: int = 16) -> Scores:  # fmt: skip
+    scores = Scores()
+    model.eval()
+    with torch.no_grad():
+        for batch, index in tqdm(list(batches(samples, hierarchy, per_batch)), desc=desc,
+                                 leave=False):  # fmt: skip
+            tic = time.perf_counter()
+            result = model(batch)
+            scores.seconds += time.perf_counter() - tic
+            scores.count += len(index)
+            out = result.output if isinstance(result, RecurrentOutput) else result
+            if isinstance(result, RecurrentOutput):
+                scores.iterations.extend(result.iterations.tolist())
+            sizes = predicted_avalanche_size(out, batch).numpy()
+            masks = (out[:, 0] > 0).numpy()
+            ptr = batch.ptr.tolist()
+            score_masks(scores, [masks[a:b] for a, b in itertools.pairwise(ptr)], sizes,
+                        [samples[i] for i in index])  # fmt: skip
+    return scores
+
+
+def evaluate_baseline(name: str, samples: list[dict[str, Any]]) -> Scores:
+    scores = Scores()
+    rule = height3_cluster if name == "height-3" else first_wave_mask
+    tic = time.perf_counter()
+    masks = [rule(s) for s in samples]
+    scores.seconds = time.perf_counter() - tic
+    scores.count = len(samples)
+    # Each site of the predicted set topples once: the size estimate is its area.
+    score_masks(scores, masks, np.array([m.sum() for m in masks], dtype=float), samples)
+    return scores
+
+
+# ------------------------------------------------------------------------ main
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", choices=("footprint", "hazard"), default="footprint")
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--train-sizes", type=int, nargs="+", default=None)
+    parser.add_argument("--eval-sizes", type=int, nargs="+", default=None)
+    parser.add_argument("--train-samples", type=int, default=None, help="per training size")
+    parser.add_argument("--eval-samples", type=int, default=None, help="per evaluation size")
+    parser.add_argument("--slow-eval-samples", type=int, default=None,
+                        help="per size from L=128 up for RG-recurrent, whose every "
+                        "iteration covers the whole hierarchy (the first of the evaluation "
+                        "set)")  # fmt: skip
+    parser.add_argument("--large-eval-samples", type=int, default=None,
+                        help="per size from L=256 up for RGNet and local, whose forward "
+                        "passes over a whole large lattice are slow on a CPU")  # fmt: skip
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs of every model (default: per model, see TRAINING)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="learning rate of every model (default: per model)")
+    parser.add_argument("--hidden", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and batches")
+    parser.add_argument("--workers", type=int, default=None, help="data generation processes")
+    parser.add_argument("--out", type=Path, default=Path("outputs/sandpile_extrapolation"))
+    parser.add_argument("--reuse-models", action="store_true",
+                        help="load the models saved in OUT/models by an earlier run of the same "
+                        "configuration instead of training them again")  # fmt: skip
+    parser.add_argument("--quick", action="store_true", help="a one-minute run")
+    args = parser.parse_args()
+    quick = args.quick
+    defaults = {
+        "train_sizes": [8, 16] if quick else [16, 32],
+        "eval_sizes": ([16, 32] if quick else [16, 32, 64, 128, 256, 512])
+        if args.target == "footprint" else [32, 64] if quick else [64, 128],
+        "train_samples": 96 if quick else 1000,
+        "eval_samples": 16 if quick else 100,
+        "slow_eval_samples": 8,
+        "large_eval_samples": 8 if quick else 25,
+    }
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.target == "hazard":
+        args.models = [m for m in args.models if m not in RECURRENT]
+    args.out.mkdir(parents=True, exist_ok=True)
+    tic = time.perf_counter()
+
+    log("phase 1/3: data")
+    def dataset(size: int, samples: int, seed: int) -> SandpileAvalanches:
+        return SandpileAvalanches(str(args.out / "data"), size, samples, args.target, seed,
+                                  pre_transform=sandpile_transform(), num_workers=args.workers)
+
+    # Training and validation seeds differ from every evaluation seed (10_000 + L).
+    sizes = list(enumerate(args.train_sizes))
+    train_sets = [dataset(L, args.train_samples, 1 + k) for k, L in sizes]
+    val_sets = [dataset(L, max(8, args.train_samples // 10), 100 + k) for k, L in sizes]
+    if args.target == "hazard":
+        run_hazard(args, train_sets, val_sets, tic)
+        return
+    evals = {L: fresh_avalanches(L, args.eval_samples, 10_000 + L) for L in args.eval_sizes}
+    log(f"data ready in {time.perf_counter() - tic:.0f} s")
+
+    log("phase 2/3: training")
+    models: dict[str, nn.Module] = {}
+    params: dict[str, int] = {}
+    for name in args.models:
+        seed_everything(args.seed)
+        model = sandpile_model(MODELS[name], "footprint", args.hidden)
+        epochs, lr = (QUICK_TRAINING if quick else TRAINING)[name]
+        epochs, lr = args.epochs or epochs, args.lr or lr
+        # RG-recurrent trains on the smallest size only: each of its iterations is a pass
+        # over the whole hierarchy, and the small lattice already holds the local rule.
+        own_sets = list(zip(args.train_sizes, zip(train_sets, val_sets, strict=True),
+                            strict=True))[: 1 if name == "RG-recurrent" else None]  # fmt: skip
+        config = {"model": MODELS[name], "hidden_channels": args.hidden, "epochs": epochs,
+                  "lr": lr, "train_sizes": [L for L, _ in own_sets],
+                  "train_samples": args.train_samples,
+                  "batch_size": args.batch_size, "seed": args.seed}  # fmt: skip
+        path = args.out / "models" / f"{MODELS[name]}.pt"
+        start = time.perf_counter()
+        if args.reuse_models and path.exists() and load_checkpoint(path)["config"] == config:
+            load_checkpoint(path, model)
+            log(f"{name}: loaded {path}")
+        else:
+            train = MixedSizeLoader([DataLoader(t, args.batch_size, shuffle=True)
+                                     for _, (t, _) in own_sets], args.seed)  # fmt: skip
+            val = MixedSizeLoader([DataLoader(v, args.batch_size) for _, (_, v) in own_sets],
+                                  args.seed)  # fmt: skip
+            history = fit(model, sandpile_loss("footprint", seed=args.seed), train, val,
+                          epochs=epochs, lr=lr, grad_clip=1.0, desc=name)  # fmt: skip
+            save_checkpoint(path, model, config)
+            log(f"{name}: best epoch {history.best_epoch} of {len(history.train_loss)}, "
+                f"{time.perf_counter() - start:.0f} s")  # fmt: skip
+        models[name] = model
+        params[name] = sum(p.numel() for p in model.parameters())
+
+    log("phase 3/3: evaluation")
+    results: dict[str, dict[int, Scores]] = {}
+    print(f"trained on L = {', '.join(map(str, args.train_sizes))}; "
+          f"{args.eval_samples} fresh avalanches per size "
+          f"({args.slow_eval_samples} from L = 128 up for RG-recurrent, trained on "
+          f"L = {args.train_sizes[0]} only; {args.large_eval_samples} from L = 256 up for "
+          "RGNet and local)")
+    print(HEADER)
+    print("-" * len(HEADER), flush=True)
+    for name in BASELINES:
+        params[name] = 0
+        results[name] = {}
+        for L, samples in evals.items():
+            results[name][L] = evaluate_baseline(name, samples)
+            print(table_row(name, params[name], L, results[name][L]), flush=True)
+    for name, model in models.items():
+        hierarchy = name in ("RG-recurrent", "RGNet")
+        results[name] = {}
+        for L, samples in evals.items():
+            if name == "RG-recurrent" and L >= 128:
+                subset = samples[: args.slow_eval_samples]
+            elif name in ("RGNet", "local") and L >= 256:
+                subset = samples[: args.large_eval_samples]
+            else:
+                subset = samples
+            # A batch runs until its slowest graph settles, and each RG-recurrent iteration
+            # covers every graph of the batch: one graph at a time is faster.
+            per_batch = 1 if name == "RG-recurrent" else 16
+            results[name][L] = evaluate_model(model, subset, hierarchy, f"{name} L={L}",
+                                              per_batch)  # fmt: skip
+            print(table_row(name, params[name], L, results[name][L]), flush=True)
+    print_summary(results)
+    plot(results, models, evals, args)
+    print(f"\ntotal {time.perf_counter() - tic:.0f} s; plots in {args.out}")
+
+
+HEADER = (f"{'model':<13}{'params':>7}{'L':>6}{'n':>5}{'IoU':>8}{'|dlog(1+s)|':>13}"
+          f"{'exact':>8}{'it med':>8}{'it max':>8}{'s/aval':>9}")  # fmt: skip
+
+
+def table_row(name: str, params: int, size: int, scores: Scores) -> str:
+    r = scores.row()
+    its = (f"{r['it med']:>8.0f}{r['it max']:>8.0f}" if np.isfinite(r["it med"])
+           else f"{'-':>8}{'-':>8}")  # fmt: skip
+    return (f"{name:<13}{params:>7}{size:>6}{scores.count:>5}{r['IoU']:>8.3f}"
+            f"{r['|dlog(1+s)|']:>13.3f}{r['exact']:>8.2f}{its}{r['s/aval']:>9.3f}")
+
+
+def print_summary(results: dict[str, dict[int, Scores]]) -> None:
+    """The mean IoU of every model at every size, and the iteration ratio of the question
+    whether coarse levels cut the sequential steps of large avalanches."""
+    sizes = list(next(iter(results.values())))
+    print("\nmean IoU")
+    print(f"{'model':<13}" + "".join(f"{f'L={L}':>9}" for L in sizes))
+    for name, per_size in results.items():
+        print(f"{name:<13}" + "".join(f"{per_size[L].row()['IoU']:>9.3f}" for L in sizes))
+    if "RG-recurrent" in results and "recurrent" in results:
+        big = 256 if 256 in sizes else max(sizes)
+        # On the same avalanches: RG-recurrent may have run on the first few only.
+        rg = results["RG-recurrent"][big].iterations
+        local = results["recurrent"][big].iterations[: len(rg)]
+        rg_med, local_med = float(np.median(rg)), float(np.median(local))
+        print(f"\nmedian iterations at L = {big} ({len(rg)} avalanches): RG-recurrent "
+              f"{rg_med:.0f}, recurrent {local_med:.0f}, ratio {rg_med / max(local_med, 1):.2f}")
+
+
+# ------------------------------------------------------------------------ plots
+def plot(results: dict[str, dict[int, Scores]], models: dict[str, nn.Module],
+         evals: dict[int, list[dict[str, Any]]], args: argparse.Namespace) -> None:  # fmt: skip
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = list(evals)
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for name, per_size in results.items():
+        style = "--" if name in BASELINES else "-"
+        ax.plot(sizes, [per_size[L].row()["IoU"] for L in sizes], style, marker="o", label=name)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sizes, [str(L) for L in sizes])
+    ax.minorticks_off()
+    for L in args.train_sizes:
+        ax.axvline(L, color="0.88", zorder=0)
+    ax.set(xlabel="lattice side L (sites)", ylabel="mean footprint IoU",
+           title=f"Trained on L = {', '.join(map(str, args.train_sizes))}: footprint IoU")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(args.out / "footprint_iou_vs_size.png", dpi=110)
+    plt.close(fig)
+
+    recurrent = [n for n in RECURRENT if n in models]
+    probe = 128 if 128 in evals else max(sizes)
+    if recurrent:
+        fig, ax = plt.subplots(figsize=(6.5, 4.5))
+        for name in recurrent:
+            steps, ious = iou_vs_iterations(models[name], evals[probe][:PROBE_SAMPLES], name)
+            ax.plot(steps, ious, marker=".", label=name)
+        ax.set_xscale("log")
+        ax.set(xlabel="iterations run (no early stop)", ylabel="mean footprint IoU",
+               title=f"IoU against iterations at L = {probe} ({PROBE_SAMPLES} avalanches)")
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(args.out / f"iou_vs_iterations_L{probe}.png", dpi=110)
+        plt.close(fig)
+
+    big = max(sizes)
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    true = np.array([s["size"] for s in evals[big]], dtype=float)
+    bins = np.logspace(0, np.log10(max(true.max(), 10) * 2), 24)
+    ax.hist(true[true > 0], bins=bins, histtype="step", density=True, lw=2, color="k",
+            label="simulated")  # fmt: skip
+    for name, per_size in results.items():
+        pred = np.asarray(per_size[big].pred_sizes)
+        if pred.size and (pred > 0).any():
+            ax.hist(pred[pred > 0], bins=bins, histtype="step", density=True,
+                    label=f"{name} ({pred.size})")  # fmt: skip
+    ax.set(xscale="log", yscale="log", xlabel="avalanche size s (topplings)",
+           ylabel="probability density", title=f"Avalanche sizes at L = {big}")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(args.out / f"size_distribution_L{big}.png", dpi=110)
+    plt.close(fig)
+
+    largest = int(np.argmax(true))
+    sample = evals[big][largest]
+    shown = [n for n in ("hint", "recurrent") if n in models]
+    fig, axes = plt.subplots(1, 1 + len(shown), figsize=(4.2 * (1 + len(shown)), 4.6))
+    axes = np.atleast_1d(axes)
+    axes[0].imshow(sample["topplings"] > 0, cmap="magma")
+    axes[0].set_title(f"simulated, s = {sample['size']}")
+    for ax, name in zip(axes[1:], shown, strict=True):
+        batch, _ = next(batches([sample], hierarchy=False))
+        with torch.no_grad():
+            out = models[name](batch).output
+        ax.imshow((out[:, 0] > 0).reshape(big, big).numpy(), cmap="magma")
+        ax.set_title(f"{name}, IoU {results[name][big].iou[largest]:.3f}")
+    for ax in axes:
+        ax.set(xticks=[], yticks=[])
+    fig.suptitle(f"Footprint of the largest avalanche at L = {big} (toppled sites bright)")
+    fig.tight_layout()
+    fig.savefig(args.out / f"footprint_L{big}.png", dpi=110)
+    plt.close(fig)
+
+
+def iou_vs_iterations(model: nn.Module, samples: list[dict[str, Any]],
+                      name: str) -> tuple[list[int], list[float]]:  # fmt: skip
+    """Mean IoU after t iterations, on a geometric grid of t up to 3x the longest run."""
+    hierarchy = name == "RG-recurrent"
+    batch, _ = next(batches(samples, hierarchy))
+    model.eval()
+    with torch.no_grad():
+        longest = int(model(batch).iterations.max())
+        grid = sorted({int(v) for v in np.geomspace(1, 3 * longest, 20)})
+        true = batch.toppled > 0
+        ious = []
+        state = None
+        done = 0
+        for t in grid:
+            result = model(batch, state=state, num_iters=t - done)
+            state, done = result.state, t
+            pred = result.output[:, 0] > 0
+            ious.append(float(footprint_iou(pred, true, batch.batch).mean()))
+    return grid, ious
+
+
+def run_hazard(args: argparse.Namespace, train_sets: list, val_sets: list, tic: float) -> None:
+    """Hazard maps: the feed-forward models and the height-3 heuristic, Spearman and recall."""
+    evals = {L: DataLoader(SandpileAvalanches(str(args.out / "data"), L, args.eval_samples,
+                                              "hazard", 10_000 + L,
+                                              pre_transform=sandpile_transform(),
+                                              num_workers=args.workers), 4)
+             for L in args.eval_sizes}  # fmt: skip
+    results: dict[str, dict[int, dict[str, float]]] = {}
+    params: dict[str, int] = {}
+    for name in args.models:
+        seed_everything(args.seed)
+        model = sandpile_model(MODELS[name], "hazard", args.hidden)
+        train = MixedSizeLoader([DataLoader(d, args.batch_size, shuffle=True) for d in train_sets],
+                                args.seed)  # fmt: skip
+        val = MixedSizeLoader([DataLoader(d, args.batch_size) for d in val_sets], args.seed)
+        fit(model, sandpile_loss("hazard"), train, val, epochs=args.epochs or (2 if args.quick
+            else 12), lr=args.lr or 3e-3, desc=name)  # fmt: skip
+        params[name] = sum(p.numel() for p in model.parameters())
+        results[name] = {L: evaluate(model, loader, sandpile_metrics("hazard"))
+                         for L, loader in evals.items()}  # fmt: skip
+    results["height-3"] = {L: evaluate(nn.Identity(), loader,
+                                       sandpile_metrics("hazard", hazard_heuristic))
+                           for L, loader in evals.items()}  # fmt: skip
+    params["height-3"] = 0
+    names = list(next(iter(results.values()))[args.eval_sizes[0]])
+    print("\ncells: " + " / ".join(names))
+    print(f"{'model':<13}{'params':>8}" + "".join(f"{f'L={L}':>20}" for L in args.eval_sizes))
+    for model_name, per_size in results.items():
+        cells = "".join(f"{' / '.join(f'{per_size[L][m]:.3f}' for m in names):>20}"
+                        for L in args.eval_sizes)  # fmt: skip
+        print(f"{model_name:<13}{params[model_name]:>8}{cells}")
+    print(f"\ntotal {time.perf_counter() - tic:.0f} s")
+
+
+def hazard_heuristic(batch: Data) -> Tensor:
+    """The size of the height-3 cluster a site belongs to, as log(1 + size)."""
     outs = []
     for data in batch.to_data_list():
         h, w = (int(v) for v in data.lattice_shape.view(-1))
@@ -60,149 +500,11 @@ def heuristic(batch: Data, target: str) -> Tensor:
         labels, _ = ndimage.label(z == 3)
         sizes = np.bincount(labels.reshape(-1))
         sizes[0] = 0
-        if target == "hazard":
-            outs.append(torch.log1p(torch.from_numpy(sizes[labels].reshape(-1)).float())[:, None])
-            continue
-        site = int(data.x[:, 5].argmax())
-        mask = labels.reshape(-1) == labels.reshape(-1)[site]
-        logit = torch.from_numpy(np.where(mask, 1.0, -1.0)).float()
-        outs.append(torch.stack([logit, torch.from_numpy(mask.astype(np.float32)) * np.log(2)],
-                                dim=1))  # each cluster site topples once  # fmt: skip
+        outs.append(torch.log1p(torch.from_numpy(sizes[labels].reshape(-1)).float())[:, None])
     return torch.cat(outs)
 
 
-# ------------------------------------------------------------------------------- main
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--target", choices=("footprint", "hazard"), default="footprint")
-    parser.add_argument("--train-sizes", type=int, nargs="+", default=[16, 32])
-    parser.add_argument("--eval-sizes", type=int, nargs="+", default=None)
-    parser.add_argument("--train-samples", type=int, default=1500, help="per training size")
-    parser.add_argument("--eval-samples", type=int, default=100, help="per evaluation size")
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--hidden", type=int, default=32)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--patience", type=int, default=4, help="early-stopping patience")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=Path("outputs/sandpile_extrapolation"))
-    parser.add_argument("--quick", action="store_true", help="tiny run for tests")
-    args = parser.parse_args()
-    if args.eval_sizes is None:
-        args.eval_sizes = [16, 32, 64, 128, 256] if args.target == "footprint" else [64, 128]
-    if args.quick:
-        args.train_sizes, args.train_samples, args.eval_samples, args.epochs = [8, 16], 64, 8, 2
-        args.eval_sizes = [16, 32]
-    args.out.mkdir(parents=True, exist_ok=True)
-    seed_everything(args.seed)
-    tic = time.perf_counter()
-
-    def dataset(size: int, samples: int, seed: int) -> SandpileAvalanches:
-        return SandpileAvalanches(str(args.out / "data"), size, samples, args.target, seed,
-                                  pre_transform=sandpile_transform(), num_workers=args.workers,
-                                  log=False)  # fmt: skip
-
-    # Training and validation seeds differ from every evaluation seed (10_000 + L).
-    sizes = list(enumerate(args.train_sizes))
-    train = MixedSizeLoader([DataLoader(dataset(L, args.train_samples, 1 + k), args.batch_size,
-                                        shuffle=True) for k, L in sizes], args.seed)  # fmt: skip
-    val = MixedSizeLoader([DataLoader(dataset(L, max(4, args.train_samples // 10), 100 + k),
-                                      args.batch_size) for k, L in sizes], args.seed)  # fmt: skip
-    evals = {L: DataLoader(dataset(L, args.eval_samples, 10_000 + L), 4) for L in args.eval_sizes}
-    print(f"data ready in {time.perf_counter() - tic:.0f} s")
-
-    results: dict[str, dict[int, dict[str, float]]] = {}
-    params: dict[str, int] = {}
-    models: dict[str, nn.Module] = {}
-    for name, key in MODELS.items():
-        seed_everything(args.seed)
-        model = models[name] = sandpile_model(key, args.target, args.hidden)
-        start = time.perf_counter()
-        history = fit(model, sandpile_loss(args.target), train, val, epochs=args.epochs,
-                      lr=args.lr, patience=args.patience, progress=False)  # fmt: skip
-        params[name] = sum(p.numel() for p in model.parameters())
-        model.eval()
-        results[name] = {L: evaluate(model, loader, sandpile_metrics(args.target))
-                         for L, loader in evals.items()}  # fmt: skip
-        print(f"{name}: {params[name]} parameters, best epoch {history.best_epoch}, "
-              f"{time.perf_counter() - start:.0f} s")  # fmt: skip
-    results["heuristic"] = {
-        L: evaluate(nn.Identity(), loader,
-                    sandpile_metrics(args.target, lambda b: heuristic(b, args.target)))
-        for L, loader in evals.items()
-    }
-    params["heuristic"] = 0
-    print_table(results, params, args.eval_sizes)
-    plot(results, args, models, evals)
-    print(f"total {time.perf_counter() - tic:.0f} s; plots in {args.out}")
-
-
-def print_table(results: dict, params: dict, sizes: list[int]) -> None:
-    names = list(next(iter(results.values()))[sizes[0]])
-    header = f"{'model':<13}{'params':>8}" + "".join(f"{f'L={L}':>20}" for L in sizes)
-    print("\ncells: " + " / ".join(names))
-    print(header)
-    print("-" * len(header))
-    for model, per_size in results.items():
-        cells = "".join(f"{' / '.join(f'{per_size[L][m]:.3f}' for m in names):>20}"
-                        for L in sizes)  # fmt: skip
-        print(f"{model:<13}{params[model]:>8}{cells}")
-
-
-def plot(results: dict, args: argparse.Namespace, models: dict, evals: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    sizes = args.eval_sizes
-    names = list(next(iter(results.values()))[sizes[0]])
-    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4))
-    for ax, metric in zip(np.atleast_1d(axes), names, strict=True):
-        for model, per_size in results.items():
-            ax.plot(sizes, [per_size[L][metric] for L in sizes], "o-", label=model)
-        ax.set(xscale="log", xlabel="lattice side L", ylabel=metric, xticks=sizes,
-               xticklabels=[str(L) for L in sizes])  # fmt: skip
-        for L in args.train_sizes:
-            ax.axvline(L, color="0.85", zorder=0)
-    np.atleast_1d(axes)[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(args.out / f"{args.target}_vs_size.png", dpi=110)
-    if args.target != "footprint":
-        return
-    largest = max(sizes)
-    batch = next(iter(DataLoader(evals[largest].dataset[:1], batch_size=1)))
-    model = models["RGNet exact"]
-    with torch.no_grad():
-        pred = model(batch)[:, 0] > 0
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.5))
-    for ax, mask, title in ((axes[0], batch.toppled > 0, "simulated"),
-                            (axes[1], pred, "RGNet exact")):  # fmt: skip
-        ax.imshow(mask.reshape(largest, largest).numpy(), cmap="magma")
-        ax.set_title(f"{title} footprint, L = {largest}")
-        ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(args.out / "footprint_example.png", dpi=110)
-    true_sizes, pred_sizes = [], []
-    with torch.no_grad():
-        for batch in evals[largest]:
-            true_sizes.append(batch.avalanche_size.float())
-            pred_sizes.append(predicted_avalanche_size(model(batch), batch))
-    fig, ax = plt.subplots(figsize=(5, 4))
-    for values, label in ((torch.cat(true_sizes), "simulated"),
-                          (torch.cat(pred_sizes), "RGNet exact")):  # fmt: skip
-        v = values.numpy()
-        v = v[v > 0]
-        if v.size:
-            bins = np.logspace(0, np.log10(v.max() + 1), 20)
-            ax.hist(v, bins=bins, histtype="step", density=True, label=label)
-    ax.set(xscale="log", yscale="log", xlabel="avalanche size", ylabel="density",
-           title=f"L = {largest}")  # fmt: skip
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(args.out / "size_distribution.png", dpi=110)
-
+Predict = Callable[[Data], Tensor]
 
 if __name__ == "__main__":
     main()

@@ -1,6 +1,6 @@
 r"""Lattices and particle sets as PyG graphs, and their coarse-graining hierarchies."""
 
-from .datasets import SandpileAvalanches
+from .datasets import SandpileAvalanches, avalanche_to_data
 from .hierarchy import (
     HierarchicalData,
     Hierarchy,
@@ -29,6 +29,7 @@ __all__ = [
     "NBodyCharged",
     "RandomLatticeSymmetry",
     "SandpileAvalanches",
+    "avalanche_to_data",
     "charged_energy",
     "charged_forces",
     "coarse_grain",

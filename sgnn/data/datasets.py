@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import pickle
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -14,10 +16,13 @@ import torch
 from torch_geometric.data import Data, InMemoryDataset
 from tqdm.auto import tqdm
 
-from ..sandpile.samples import SAMPLE_TARGETS, avalanche_sample
 from .lattice import sandpile_to_data
 
-__all__ = ["SandpileAvalanches"]
+__all__ = ["SandpileAvalanches", "avalanche_to_data"]
+
+#: sgnn.sandpile.samples.SAMPLE_TARGETS, repeated so that importing this module (and
+#: sgnn.nn through sgnn.data) does not load the sandpile engine; a test keeps them equal.
+SAMPLE_TARGETS = ("footprint", "hazard")
 
 #: Bumped whenever the generator changes what a sample contains; part of every cache name.
 GENERATOR_VERSION = 1
@@ -47,6 +52,27 @@ class _SimulatedDataset(InMemoryDataset):
             return ""
         return "_pre" + hashlib.sha1(repr(self.pre_transform).encode()).hexdigest()[:10]
 
+    def _load_cache(self, path: str) -> None:
+        """Load the processed file; one that is corrupt (truncated, empty, not ours) is
+        regenerated: the cache is sgnn's own, its content a function of the parameters."""
+        try:
+            self.load(path)
+            return
+        except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError,
+                pickle.UnpicklingError) as err:  # fmt: skip
+            reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        warnings.warn(f"dataset cache file {path} is corrupt ({reason}); regenerating it",
+                      RuntimeWarning, stacklevel=3)  # fmt: skip
+        os.remove(path)
+        self.process()
+        try:
+            self.load(path)
+        except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError,
+                pickle.UnpicklingError) as err:  # fmt: skip
+            raise ValueError(f"dataset cache file {path} is corrupt even after regenerating "
+                             f"it ({err}); delete {os.path.dirname(path)} and try again"
+                             ) from None  # fmt: skip
+
     def _save_atomically(self, data_list: Sequence[Data], path: str) -> None:
         tmp = f"{path}.tmp-{os.getpid()}"
         try:
@@ -56,6 +82,10 @@ class _SimulatedDataset(InMemoryDataset):
             if os.path.exists(tmp):
                 os.remove(tmp)
 
+
+#: Below this many lattice sites in all, footprint datasets are generated in-process
+#: unless ``num_workers`` is given.
+SERIAL_SITES = 1 << 19
 
 class SandpileAvalanches(_SimulatedDataset):
     r"""Avalanches of the Bak--Tang--Wiesenfeld sandpile on :math:`L \times L` lattices.
@@ -112,7 +142,9 @@ class SandpileAvalanches(_SimulatedDataset):
         transform (Callable, optional): Applied at access time.
         pre_transform (Callable, optional): Applied once, before caching.
         num_workers (int, optional): Generating processes; 0 generates in this
-            process. (default: :obj:`None`, ``min(4, os.cpu_count())``)
+            process. (default: :obj:`None`: ``min(4, os.cpu_count())``, or this
+            process alone for small footprint datasets, which take less time to
+            generate than worker processes take to start)
         shard (int, optional): Generate only this shard. (default: :obj:`None`)
         num_shards (int, optional): Number of shards. (default: ``1``)
         log (bool, optional): Progress bar and messages. (default: :obj:`True`)
@@ -157,10 +189,11 @@ class SandpileAvalanches(_SimulatedDataset):
         self.shard = shard
         self.num_shards = int(num_shards)
         self.num_workers = min(4, os.cpu_count() or 1) if num_workers is None else num_workers
+        self._auto_workers = num_workers is None
         self._root_arg = root
         self._force_reload = force_reload
         super().__init__(root, transform, pre_transform, log=log, force_reload=force_reload)
-        self.load(self.processed_paths[0])
+        self._load_cache(self.processed_paths[0])
 
     # ------------------------------------------------------------------ names
     def _name(self, shard: int | None) -> str:
@@ -202,9 +235,14 @@ class SandpileAvalanches(_SimulatedDataset):
         jobs = [((self.size, self.size), self.target, children[i]) for i in indices]
         bar = tqdm(total=len(jobs), desc=f"{self.target} L={self.size}", disable=not self.log,
                    unit="sample", leave=False)  # fmt: skip
+        from ..sandpile.samples import avalanche_sample  # the engine (numba), when needed
+
         samples: list[dict[str, Any]] = []
         with bar:
-            if self.num_workers <= 1 or len(jobs) < 2:
+            # Starting a spawned worker costs seconds; a footprint sample of a few
+            # thousand sites costs microseconds.
+            small = self.target == "footprint" and len(jobs) * self.size**2 < SERIAL_SITES
+            if self.num_workers <= 1 or len(jobs) < 2 or (self._auto_workers and small):
                 for job in jobs:
                     samples.append(avalanche_sample(*job))
                     bar.update()
@@ -224,24 +262,48 @@ class SandpileAvalanches(_SimulatedDataset):
         return data_list
 
     def _to_data(self, sample: dict[str, Any]) -> Data:
-        z = sample["z"]
-        if self.target == "hazard":
-            sizes = torch.from_numpy(sample["sizes"].reshape(-1))
-            targets = {"avalanche_sizes": sizes, "hazard": torch.log1p(sizes.float())}
-            return sandpile_to_data(z, targets=targets)
-        topplings = torch.from_numpy(sample["topplings"].reshape(-1))
-        targets = {
-            "topplings": topplings,
-            "toppled": (topplings > 0).float(),
-            # 0-d values become graph-level (1,) tensors that batches stack to (B,).
-            "avalanche_size": torch.tensor(sample["size"]),
-            "avalanche_area": torch.tensor(sample["area"]),
-            "avalanche_duration": torch.tensor(sample["duration"]),
-            "avalanche_radius": torch.tensor(sample["radius"], dtype=torch.float32),
-        }
-        return sandpile_to_data(z, drop_site=divmod(sample["site"], self.size), targets=targets)
+        return avalanche_to_data(sample, self.target)
 
     def __repr__(self) -> str:
         shard = "" if self.shard is None else f", shard={self.shard}/{self.num_shards}"
         return (f"{type(self).__name__}({len(self)}, size={self.size}, target={self.target!r}, "
                 f"seed={self.seed}{shard})")  # fmt: skip
+
+
+def avalanche_to_data(sample: dict[str, Any], target: str = "footprint") -> Data:
+    """One sample of :func:`~sgnn.sandpile.avalanche_sample` as the graph that
+    :class:`SandpileAvalanches` stores (see its table), without caching.
+
+    Useful to stream fresh samples of lattices too large to cache, with the
+    seeds a dataset would use (sample :math:`i` of seed :math:`s` comes from the
+    :math:`i`-th child of ``numpy.random.SeedSequence(s)``).
+
+    Args:
+        sample (dict): As returned by :func:`~sgnn.sandpile.avalanche_sample`.
+        target (str, optional): The sample's target, ``"footprint"`` or
+            ``"hazard"``. (default: ``"footprint"``)
+    """
+    if target not in SAMPLE_TARGETS:
+        raise ValueError(f"target must be one of {SAMPLE_TARGETS}, got {target!r}")
+    if not isinstance(sample, dict) or "z" not in sample:
+        raise TypeError("sample must be a dict from sgnn.sandpile.avalanche_sample")
+    z = sample["z"]
+    if target == "hazard":
+        if "sizes" not in sample:
+            raise ValueError("sample has no 'sizes': it is not a hazard sample")
+        sizes = torch.from_numpy(sample["sizes"].reshape(-1))
+        targets = {"avalanche_sizes": sizes, "hazard": torch.log1p(sizes.float())}
+        return sandpile_to_data(z, targets=targets)
+    if "topplings" not in sample:
+        raise ValueError("sample has no 'topplings': it is not a footprint sample")
+    topplings = torch.from_numpy(sample["topplings"].reshape(-1))
+    targets = {
+        "topplings": topplings,
+        "toppled": (topplings > 0).float(),
+        # 0-d values become graph-level (1,) tensors that batches stack to (B,).
+        "avalanche_size": torch.tensor(sample["size"]),
+        "avalanche_area": torch.tensor(sample["area"]),
+        "avalanche_duration": torch.tensor(sample["duration"]),
+        "avalanche_radius": torch.tensor(sample["radius"], dtype=torch.float32),
+    }
+    return sandpile_to_data(z, drop_site=divmod(sample["site"], z.shape[1]), targets=targets)

@@ -20,19 +20,16 @@ DISCRETIZATIONS = ("none", "step", "argmax", "round")
 
 
 class RecurrentOutput(NamedTuple):
-    """What :class:`Recurrent` returns.
+    """What :class:`Recurrent` returns: four tensors, named."""
 
-    Attributes:
-        output (torch.Tensor): ``head(x, state)``, or the state without a head.
-        state (torch.Tensor): The final state, :math:`(N, S)`.
-        iterations (torch.Tensor): Iterations each graph ran, long, :math:`(B,)`.
-        converged (torch.Tensor): Whether each graph's state settled (changed
-            by at most ``tol`` in its last iteration), bool, :math:`(B,)`.
-    """
-
+    #: ``head(x, state)``, or the state without a head.
     output: Tensor
+    #: The final state, :math:`(N, S)`.
     state: Tensor
+    #: Iterations each graph ran, long, :math:`(B,)`.
     iterations: Tensor
+    #: Whether each graph's state settled (changed by at most ``tol`` in its last
+    #: iteration), bool, :math:`(B,)`.
     converged: Tensor
 
 
@@ -318,10 +315,8 @@ class Recurrent(Module):
                 new = torch.where(stopped[batch, None], state, new)
             state = new
             t += 1
-            iterations += running.long()
-            settled = running & (change <= max(tol, 0.0))
-            converged = torch.where(running, settled, converged)
-            stopped = stopped | (settled if tol >= 0 else stopped) | (iterations >= limits)
+            converged, stopped = _count_iteration(running, change, tol, iterations, converged,
+                                                  stopped, limits)  # fmt: skip
             if callback is not None:
                 callback(t, state)
         return state, iterations, converged
@@ -366,10 +361,8 @@ class Recurrent(Module):
                 change = torch.zeros(num_graphs, dtype=state.dtype, device=x.device)
                 changed = active
             t += 1
-            iterations += running.long()
-            settled = running & (change <= max(tol, 0.0))
-            converged = torch.where(running, settled, converged)
-            stopped = stopped | (settled if tol >= 0 else stopped) | (iterations >= limits)
+            converged, stopped = _count_iteration(running, change, tol, iterations, converged,
+                                                  stopped, limits)  # fmt: skip
             if callback is not None:
                 callback(t, state)
             if changed.numel() and not bool(stopped.all()):
@@ -455,6 +448,18 @@ class _EdgeTable:
 def _graph_max(values: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
     out = values.new_zeros(num_graphs)
     return out.scatter_reduce(0, batch, values, "amax", include_self=True)
+
+
+def _count_iteration(running: Tensor, change: Tensor, tol: float, iterations: Tensor,
+                     converged: Tensor, stopped: Tensor,
+                     limits: Tensor) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """Count one iteration for the running graphs (``iterations`` in place); return the
+    updated convergence and stop flags. ``tol < 0`` never stops a graph early."""
+    iterations += running.long()
+    settled = running & (change <= max(tol, 0.0))
+    converged = torch.where(running, settled, converged)
+    stopped = stopped | (settled if tol >= 0 else stopped) | (iterations >= limits)
+    return converged, stopped
 
 
 def _check_batch(batch: Tensor | None, n: int, device: torch.device) -> tuple[Tensor, int]:
