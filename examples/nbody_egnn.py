@@ -202,7 +202,8 @@ def plot_curves(histories: dict[str, History], out: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, history in histories.items():
-        ax.plot(np.array(history.val_epochs) + 1, history.val_loss, label=f"{name} validation")
+        ax.plot(np.array(history.val_epochs) + 1, history.val_loss, "o-", ms=4,
+                label=f"{name} validation")  # markers: there may be only one point
         ax.axhline(PAPER[name], ls=":", color=ax.lines[-1].get_color(), label=f"{name} paper test")
     ax.set(xlabel="epoch", ylabel="MSE", yscale="log", title="Charged N-body: learning curves")
     ax.legend()

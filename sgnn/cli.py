@@ -16,9 +16,11 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,18 +28,54 @@ import numpy as np
 __all__ = ["main"]
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+def _int_at_least(minimum: int, what: str) -> Callable[[str], int]:
+    """An argparse ``type``: an int >= ``minimum``, or a message saying so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_at_least(1, "a positive integer")
+_non_negative_int = _int_at_least(0, "a non-negative integer")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
     return value
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text}")
-    return value
+def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """User errors that argparse cannot see, reported as argparse does (one line, exit 2)."""
+    root = getattr(args, "root", None)
+    if root is not None and Path(root).exists() and not Path(root).is_dir():
+        parser.error(f"argument --root: {root} is a file, not a directory")
+    if args.command == "train":
+        from sgnn.train.checkpoint import _check_writable
+
+        try:
+            _check_writable(args.out, "--out")
+        except ValueError as err:
+            parser.error(f"argument {err}")
+    if args.command == "simulate":
+        from sgnn.sandpile.graph import _check_shape
+
+        try:
+            _check_shape(tuple(args.shape) if args.shape else (args.size, args.size))
+        except ValueError as err:
+            parser.error(f"argument --size/--shape: {err}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="an H x W lattice")  # fmt: skip
     sim.add_argument("--grains", type=_non_negative_int, default=100_000, metavar="N",
                      help="grains to drop (default: 100000)")  # fmt: skip
-    sim.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    sim.add_argument("--seed", type=_non_negative_int, default=0,
+                     help="random seed (default: 0)")
     sim.add_argument("--start", choices=("recurrent", "empty"), default="recurrent",
                      help="exact stationary sample (default) or an empty lattice, whose "
                      "first avalanches are transients")  # fmt: skip
@@ -101,8 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_positive_int, default=15)
     train.add_argument("--patience", type=_positive_int, default=4)
     train.add_argument("--batch-size", type=_positive_int, default=16)
-    train.add_argument("--lr", type=float, default=3e-3)
-    train.add_argument("--seed", type=int, default=0, help="seed of the weights and batches")
+    train.add_argument("--lr", type=_positive_float, default=3e-3)
+    train.add_argument("--seed", type=_non_negative_int, default=0,
+                       help="seed of the weights and batches")
     train.add_argument("--out", required=True, help="checkpoint file to write")
     train.set_defaults(func=_train)
 
@@ -113,20 +153,25 @@ def build_parser() -> argparse.ArgumentParser:
         "(seed DATA_SEED + L for side L) and print one row per lattice size.",
     )
     ev.add_argument("checkpoint", help="a checkpoint written by 'sgnn train'")
-    _add_data_arguments(ev, sizes=[16, 32, 64, 128], samples=50, data_seed=10_000)
+    _add_data_arguments(ev, sizes=[16, 32, 64, 128], samples=50, data_seed=10_000,
+                        seed_alias=True)  # fmt: skip
     ev.add_argument("--batch-size", type=_positive_int, default=4)
     ev.set_defaults(func=_evaluate)
     return parser
 
 
-def _models() -> tuple[str, ...]:
-    from sgnn.train.sandpile import SANDPILE_MODELS
+#: sgnn.train.SANDPILE_MODELS, spelt out so that building the parser imports no torch
+#: (a test keeps the two equal).
+MODEL_NAMES = ("rgnet-exact", "rgnet-unet", "local", "dilated", "hint", "recurrent",
+               "rg-recurrent")  # fmt: skip
 
-    return SANDPILE_MODELS
+
+def _models() -> tuple[str, ...]:
+    return MODEL_NAMES
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser, sizes: list[int], samples: int,
-                        data_seed: int) -> None:  # fmt: skip
+                        data_seed: int, seed_alias: bool = False) -> None:  # fmt: skip
     parser.add_argument("--root", required=True, help="dataset cache directory")
     parser.add_argument("--target", choices=("footprint", "hazard"), default=None,
                         help="footprint or hazard (default: footprint; evaluate: the "
@@ -135,19 +180,24 @@ def _add_data_arguments(parser: argparse.ArgumentParser, sizes: list[int], sampl
                         help=f"lattice sides (default: {' '.join(map(str, sizes))})")  # fmt: skip
     parser.add_argument("--num-samples", type=_positive_int, default=samples, metavar="S",
                         help=f"samples per size (default: {samples})")  # fmt: skip
-    parser.add_argument("--data-seed", type=_non_negative_int, default=data_seed,
+    names = ("--data-seed", "--seed") if seed_alias else ("--data-seed",)
+    parser.add_argument(*names, dest="data_seed", type=_non_negative_int, default=data_seed,
                         help=f"base seed of the datasets (default: {data_seed})")  # fmt: skip
     parser.add_argument("--workers", type=_non_negative_int, default=None,
                         help="generating processes (default: up to 4)")  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
-def _dataset(args: argparse.Namespace, size: int, samples: int, seed: int) -> Any:
+def _dataset(args: argparse.Namespace, size: int, samples: int, seed: int,
+             model: str) -> Any:  # fmt: skip
+    """The plain graphs that ``sgnn generate`` caches, with what ``model`` reads (a
+    hierarchy, dilated edges) added on access: one cache serves every model, and large
+    lattices stay small on disk."""
     from sgnn.data import SandpileAvalanches
     from sgnn.train.sandpile import sandpile_transform
 
     return SandpileAvalanches(args.root, size, samples, args.target, seed,
-                              pre_transform=sandpile_transform(), num_workers=args.workers,
+                              transform=sandpile_transform(model), num_workers=args.workers,
                               log=not args.no_progress)  # fmt: skip
 
 
@@ -227,9 +277,9 @@ def _train(args: argparse.Namespace) -> int:
     args.target = args.target or "footprint"
     tic = time.perf_counter()
     try:
-        train_sets = [_dataset(args, L, args.num_samples, args.data_seed + k)
+        train_sets = [_dataset(args, L, args.num_samples, args.data_seed + k, args.model)
                       for k, L in enumerate(args.sizes)]  # fmt: skip
-        val_sets = [_dataset(args, L, args.val_samples, args.data_seed + 100 + k)
+        val_sets = [_dataset(args, L, args.val_samples, args.data_seed + 100 + k, args.model)
                     for k, L in enumerate(args.sizes)]  # fmt: skip
     except (TypeError, ValueError) as err:
         print(f"sgnn train: error: {err}", file=sys.stderr)
@@ -278,12 +328,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"{'L':>6}" + "".join(f"{name:>16}" for name in metrics))
     for L in args.sizes:
         try:
-            data = _dataset(args, L, args.num_samples, args.data_seed + L)
+            data = _dataset(args, L, args.num_samples, args.data_seed + L, config["model"])
         except (TypeError, ValueError) as err:
             print(f"sgnn evaluate: error: {err}", file=sys.stderr)
             return 2
         row = evaluate(model, DataLoader(data, args.batch_size), metrics)
-        print(f"{L:>6}" + "".join(f"{row[name]:>16.4f}" for name in metrics), flush=True)
+        # NaN: a metric that does not apply (iterations of a feed-forward model).
+        print(f"{L:>6}" + "".join(f"{row[name]:>16.4f}" if row[name] == row[name] else
+                                  f"{'-':>16}" for name in metrics), flush=True)  # fmt: skip
     return 0
 
 
@@ -291,4 +343,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _check_arguments(parser, args)
     return int(args.func(args))

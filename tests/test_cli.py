@@ -61,6 +61,33 @@ def test_bad_arguments_exit_nonzero(argv: list[str]) -> None:
     assert info.value.code != 0
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["simulate", "--grains", "1e5"], r"argument --grains: expected a non-negative integer, "
+                                       r"got '1e5'"),
+     (["simulate", "--seed", "-3"], r"argument --seed: expected a non-negative integer"),
+     (["simulate", "--size", "30000"], r"argument --size/--shape: .*a 30000x30000 lattice "
+                                        r"needs about [\d.]+ GiB"),
+     (["train", "--root", "ROOT/file", "--out", "ROOT/m.pt"], r"argument --root: .* is a file"),
+     (["train", "--root", "ROOT/d", "--out", "ROOT/m.pt", "--lr", "nan"],
+      r"argument --lr: expected a positive finite number, got 'nan'"),
+     (["train", "--root", "ROOT/d", "--out", "ROOT/file/m.pt"],
+      r"argument --out .* cannot be written"),
+     (["evaluate", "ROOT/m.pt", "--root", "ROOT/file"], r"argument --root: .* is a file")],
+)  # fmt: skip
+def test_user_errors_are_one_line_and_exit_2(argv: list[str], message: str, tmp_path,
+                                             capsys) -> None:  # fmt: skip
+    (tmp_path / "file").write_text("a file, not a directory")
+    argv = [a.replace("ROOT", str(tmp_path)) for a in argv]
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback" not in "\n".join(err)
+    assert re.search(message, err[-1]), err
+    assert not (tmp_path / "d").exists()  # nothing generated before the error
+
+
 def test_module_entry_point_help() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "sgnn", "simulate", "--help"], capture_output=True, text=True
@@ -106,10 +133,12 @@ def test_train_then_evaluate(tmp_path, capsys) -> None:
                 "--workers", "0", "--no-progress"]  # fmt: skip
     assert main(evaluate) == 0
     out = capsys.readouterr().out
-    rows = {int(m.group(1)): [float(v) for v in m.group(2).split()]
-            for m in re.finditer(r"^ +(\d+) +([0-9. ]+)$", out, flags=re.M)}  # fmt: skip
-    assert set(rows) == {8, 16} and "IoU" in out
-    assert all(0 <= row[0] <= 1 and row[1] >= 0 for row in rows.values())
+    rows = {int(m.group(1)): m.group(2).split()
+            for m in re.finditer(r"^ +(\d+) +([0-9. -]+)$", out, flags=re.M)}  # fmt: skip
+    assert set(rows) == {8, 16} and "IoU" in out and "exact" in out
+    for iou, size_error, exact, iterations in rows.values():
+        assert 0 <= float(iou) <= 1 and float(size_error) >= 0 and 0 <= float(exact) <= 1
+        assert iterations == "-"  # a feed-forward model runs no iterations
     assert main(evaluate) == 0  # the same checkpoint and data give the same table
     assert capsys.readouterr().out == out
     assert main([*evaluate, "--target", "hazard"]) == 2
@@ -117,6 +146,35 @@ def test_train_then_evaluate(tmp_path, capsys) -> None:
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     assert main(["evaluate", str(tmp_path / "junk.pt"), "--root", root]) == 2
     assert "not a checkpoint" in capsys.readouterr().err
+
+
+def test_train_and_evaluate_a_recurrent_model(tmp_path, capsys) -> None:
+    root, ckpt = str(tmp_path / "data"), str(tmp_path / "hint.pt")
+    assert main(["train", "--root", root, "--model", "hint", "--sizes", "8", "--num-samples",
+                 "16", "--val-samples", "4", "--epochs", "2", "--workers", "0", "--out", ckpt,
+                 "--no-progress"]) == 0  # fmt: skip
+    assert "hint" in capsys.readouterr().out
+    assert main(["evaluate", ckpt, "--root", root, "--sizes", "12", "--num-samples", "3",
+                 "--seed", "7", "--workers", "0", "--no-progress"]) == 0  # fmt: skip
+    row = re.search(r"^ +12 +([0-9. -]+)$", capsys.readouterr().out, flags=re.M).group(1).split()
+    assert len(row) == 4 and float(row[3]) >= 1  # a recurrent model reports its iterations
+    # --seed is the base seed of the evaluation data: side 12 used seed 7 + 12.
+    cached = [p.name for p in (tmp_path / "data" / "processed").iterdir()]
+    assert any(name.startswith("footprint_L12_n3_seed19_") for name in cached), cached
+
+
+def test_train_reads_what_generate_wrote(tmp_path, capsys) -> None:
+    root = str(tmp_path / "data")
+    for size, samples, seed in ((4, 6, 1), (4, 3, 101)):  # train's seeds: data_seed + k, + 100
+        assert main(["generate", "--root", root, "--size", str(size), "--num-samples",
+                     str(samples), "--seed", str(seed), "--workers", "0", "--no-progress"]) == 0
+    processed = tmp_path / "data" / "processed"
+    before = {p.name: p.stat().st_mtime_ns for p in processed.iterdir()}
+    assert main(["train", "--root", root, "--model", "rgnet-exact", "--sizes", "4",
+                 "--num-samples", "6", "--val-samples", "3", "--epochs", "1", "--hidden", "4",
+                 "--out", str(tmp_path / "m.pt"), "--no-progress"]) == 0  # fmt: skip
+    after = {p.name: p.stat().st_mtime_ns for p in processed.iterdir()}
+    assert after == before  # nothing regenerated, nothing new
 
 
 @pytest.mark.parametrize("command", ["train", "evaluate", "generate"])

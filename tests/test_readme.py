@@ -60,3 +60,12 @@ def test_ci_stops_when_any_step_of_the_setup_line_fails(tmp_path: Path, failing_
     done = subprocess.run(["bash", str(script)], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode != 0
     assert "reached-pip" not in done.stdout and "reached-sphinx-build" not in done.stdout
+
+
+def test_readme_python_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+    out = capsys.readouterr().out
+    assert "torch.Size([512, 1])" in out and "torch.Size([4096, 1])" in out

@@ -236,7 +236,7 @@ def coarse_grain(
     Returns:
         torch.Tensor: Shape :math:`(N', *)`.
     """
-    _check_cluster(x, cluster)
+    _check_cluster(x, cluster, dim_size)
     if isinstance(reduce, str):
         if reduce not in REDUCTIONS:
             raise ValueError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}")
@@ -290,7 +290,7 @@ def refine(x_coarse: Tensor, cluster: Tensor) -> Tensor:
     return x_coarse.index_select(0, cluster)
 
 
-def _check_cluster(x: Tensor, cluster: Tensor) -> None:
+def _check_cluster(x: Tensor, cluster: Tensor, dim_size: int | None = None) -> None:
     if not isinstance(x, Tensor) or x.dim() < 1:
         raise TypeError("x must be a tensor of shape (N, *)")
     if not isinstance(cluster, Tensor) or cluster.dim() != 1 or cluster.dtype != torch.long:
@@ -299,3 +299,9 @@ def _check_cluster(x: Tensor, cluster: Tensor) -> None:
         raise ValueError(f"cluster has {cluster.numel()} entries but x has {x.size(0)} rows")
     if cluster.numel() and cluster.min() < 0:
         raise ValueError("cluster values must be non-negative")
+    if dim_size is not None:
+        if isinstance(dim_size, bool) or not isinstance(dim_size, int) or dim_size < 0:
+            raise ValueError(f"dim_size must be a non-negative int, got {dim_size!r}")
+        if cluster.numel() and int(cluster.max()) >= dim_size:
+            raise ValueError(f"cluster values must be block indices in 0..{dim_size - 1} "
+                             f"(dim_size = {dim_size}), got {int(cluster.max())}")  # fmt: skip

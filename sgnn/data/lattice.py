@@ -133,6 +133,8 @@ def sandpile_to_data(
         dtype (torch.dtype, optional): Floating dtype of ``x``.
             (default: ``torch.float32``)
     """
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
     heights = _as_height_tensor(z)
     h, w = heights.shape
     n = h * w

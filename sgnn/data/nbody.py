@@ -34,6 +34,7 @@ def charged_forces(
     Returns:
         numpy.ndarray: Shape of ``pos``.
     """
+    pos, charge = _check_charged(pos, charge)
     diff = pos[..., :, None, :] - pos[..., None, :, :]
     dist2 = (diff**2).sum(-1)
     np.einsum("...ii->...i", dist2)[...] = np.inf  # no self-interaction
@@ -44,9 +45,35 @@ def charged_forces(
     return forces
 
 
+#: The pairwise arrays of charged_forces hold (..., n, n, d) float64 values; refuse more.
+PAIR_BYTES_LIMIT = 1 << 32
+
+
+def _check_charged(pos: np.ndarray, charge: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pos = np.asarray(pos, dtype=np.float64)
+    charge = np.asarray(charge, dtype=np.float64)
+    if pos.ndim < 2:
+        raise ValueError(f"pos must have shape (..., n, d), got {pos.shape}")
+    try:
+        if np.broadcast_shapes(charge.shape, pos.shape[:-1]) != pos.shape[:-1]:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"charge must have shape {pos.shape[:-1]} (pos without its last "
+                         f"axis) or one that broadcasts to it, got {charge.shape}") from None
+    need = 8 * pos.size * pos.shape[-2]
+    if need > PAIR_BYTES_LIMIT:
+        raise ValueError(f"pos: {pos.shape[-2]} particles need {need / 2**30:.1f} GiB of "
+                         f"pairwise arrays, more than {PAIR_BYTES_LIMIT / 2**30:.0f} GiB")
+    return pos, charge
+
+
 def charged_energy(pos: np.ndarray, vel: np.ndarray, charge: np.ndarray) -> np.ndarray:
     r"""Total energy :math:`\tfrac12 \sum_i |v_i|^2 + \sum_{i<j} q_i q_j / |x_i - x_j|`
     (unit masses), shape :math:`(...)`."""
+    pos, charge = _check_charged(pos, charge)
+    vel = np.asarray(vel, dtype=np.float64)
+    if vel.shape != pos.shape:
+        raise ValueError(f"vel must have the shape of pos, {pos.shape}, got {vel.shape}")
     diff = pos[..., :, None, :] - pos[..., None, :, :]
     dist = np.sqrt((diff**2).sum(-1))
     np.einsum("...ii->...i", dist)[...] = np.inf
@@ -191,7 +218,7 @@ class NBodyCharged(_SimulatedDataset):
         self.split, self.num_samples, self.seed = split, int(num_samples), int(seed)
         self.frame_in, self.frame_out = int(frame_in), int(frame_out)
         super().__init__(root, transform, pre_transform, log=log, force_reload=force_reload)
-        self.load(self.processed_paths[0])
+        self._load_cache(self.processed_paths[0])
 
     @property
     def processed_file_names(self) -> str:

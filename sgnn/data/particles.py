@@ -15,6 +15,8 @@ from .hierarchy import Hierarchy
 __all__ = ["particle_hierarchy", "particles_to_data"]
 
 GRAPHS = ("radius", "knn", "complete")
+#: Largest complete graph particles_to_data builds, in bytes.
+COMPLETE_GRAPH_BYTES = 1 << 33
 
 
 def particles_to_data(
@@ -101,6 +103,14 @@ def particles_to_data(
         order = np.lexsort((dst, src))
         edge_index = torch.from_numpy(np.stack([src[order], dst[order]]))
     else:
+        # Edge index, displacements and distances: about 8 * (2 + dim + 1) bytes per edge,
+        # plus the n x n mask; refuse before allocating what cannot fit.
+        need = n * (n - 1) * 8 * (3 + points.shape[1]) + n * n
+        if need > COMPLETE_GRAPH_BYTES:
+            raise ValueError(f"graph='complete' on {n} particles needs about "
+                             f"{need / 2**30:.1f} GiB for its {n * (n - 1)} edges (limit "
+                             f"{COMPLETE_GRAPH_BYTES / 2**30:.0f} GiB); use graph='radius' "
+                             "or 'knn'")  # fmt: skip
         src, dst = np.nonzero(~np.eye(n, dtype=bool))  # already sorted by (src, dst)
         edge_index = torch.from_numpy(np.stack([src, dst]).astype(np.int64))
     dtype = dtype or torch.get_default_dtype()

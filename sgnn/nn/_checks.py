@@ -51,6 +51,25 @@ def check_edge_index(edge_index: Any, num_nodes: int, name: str = "edge_index") 
         raise ValueError(f"{name} must have shape (2, E), got {tuple(edge_index.shape)}"
                          + ("; transpose it" if edge_index.dim() == 2
                             and edge_index.size(1) == 2 else ""))  # fmt: skip
+    # Range checks read the data: skipped under torch.compile, which cannot guard on them.
+    if torch.compiler.is_compiling():
+        return
     if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_nodes):
         raise ValueError(f"{name} must hold node indices in 0..{num_nodes - 1}, got "
                          f"{int(edge_index.min())}..{int(edge_index.max())}")  # fmt: skip
+
+
+def check_batch(batch: Any, num_nodes: int, name: str = "batch") -> None:
+    """Raise unless ``batch`` is :obj:`None` or an integer ``(num_nodes,)`` vector of
+    non-negative graph indices."""
+    if batch is None:
+        return
+    if not isinstance(batch, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor or None, got {type(batch).__name__}")
+    if batch.is_floating_point() or batch.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer graph indices, got {batch.dtype}")
+    if batch.dim() != 1 or batch.numel() != num_nodes:
+        raise ValueError(f"{name} must have shape ({num_nodes},), one graph index per node, "
+                         f"got {tuple(batch.shape)}")  # fmt: skip
+    if batch.numel() and not torch.compiler.is_compiling() and int(batch.min()) < 0:
+        raise ValueError(f"{name} must hold non-negative graph indices, got {int(batch.min())}")

@@ -10,6 +10,8 @@ from torch.nn import Linear, Module
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import degree
 
+from ._checks import check_edge_index
+
 
 class PairMessagePassing(MessagePassing):
     r"""Base of :class:`~sgnn.nn.PairwiseSetConv` and :class:`~sgnn.nn.LatticeConv`.
@@ -82,6 +84,7 @@ class PairMessagePassing(MessagePassing):
         """
         target, source = self.node_terms(x)
         n = x.size(0)
+        check_edge_index(edge_index, n)
         src, dst = edge_index[0], edge_index[1]
         linear = self._linear_after_aggregation
         width = self.hidden_channels if linear else self.out_channels

@@ -7,6 +7,8 @@ from torch import Tensor
 from torch.nn import Linear, Module
 from torch_geometric.utils import scatter
 
+from ._checks import check_batch, check_channels
+
 __all__ = ["DeepSetsLayer"]
 
 POOLS = ("sum", "mean", "max")
@@ -41,6 +43,7 @@ class DeepSetsLayer(Module):
     def __init__(self, in_channels: int, out_channels: int, aggr: str = "mean",
                  bias: bool = True) -> None:  # fmt: skip
         super().__init__()
+        check_channels(in_channels=in_channels, out_channels=out_channels)
         if aggr not in POOLS:
             raise ValueError(f"aggr must be one of {POOLS}, got {aggr!r}")
         self.in_channels = in_channels
@@ -57,6 +60,7 @@ class DeepSetsLayer(Module):
     def forward(self, x: Tensor, batch: Tensor | None = None) -> Tensor:
         if x.dim() != 2 or x.size(1) != self.in_channels:
             raise ValueError(f"x must have shape (N, {self.in_channels}), got {tuple(x.shape)}")
+        check_batch(batch, x.size(0))
         if batch is None:
             batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
         pooled = scatter(x, batch, dim=0, reduce=self.aggr)

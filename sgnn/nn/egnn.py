@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 from torch import Tensor
 from torch.nn import Linear, Module, ModuleList, SiLU
 
+from ._checks import check_channels
 from ._mlp import mlp
 from .egnn_conv import EGNNConv
 from .set_readout import SetReadout
@@ -76,6 +77,9 @@ class EGNN(Module):
         **conv_kwargs: Any,
     ) -> None:
         super().__init__()
+        check_channels(in_channels=in_channels, hidden_channels=hidden_channels)
+        if out_channels is not None:
+            check_channels(out_channels=out_channels)
         if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
             raise ValueError(f"num_layers must be a positive int, got {num_layers!r}")
         self.in_channels = in_channels

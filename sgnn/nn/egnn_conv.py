@@ -10,6 +10,8 @@ from torch.nn import Linear, Module, Sequential, SiLU
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import degree
 
+from ._checks import check_edge_index
+
 __all__ = ["EGNNConv"]
 
 
@@ -188,6 +190,15 @@ class EGNNConv(MessagePassing):
         if self.velocity and (vel is None or vel.shape != pos.shape):
             raise ValueError("the velocity variant needs vel of the same shape as pos")
         n = x.size(0)
+        check_edge_index(edge_index, n)
+        num_edges = edge_index.size(1)
+        if edge_attr is not None and (edge_attr.dim() != 2 or edge_attr.size(0) != num_edges
+                                      or edge_attr.size(1) != self.edge_dim):  # fmt: skip
+            raise ValueError(f"edge_attr must have shape (E, {self.edge_dim}) with E = "
+                             f"{num_edges}, got {tuple(edge_attr.shape)}")
+        if self.box is not None and pos.size(1) != self.box.numel():
+            raise ValueError(f"pos must have {self.box.numel()} columns, one per box length, "
+                             f"got {pos.size(1)}")
         src, dst = edge_index[0], edge_index[1]
         weight, bias = self.edge_lin1.weight, self.edge_lin1.bias
         f = self.in_channels

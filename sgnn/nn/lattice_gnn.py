@@ -9,6 +9,7 @@ from torch import Tensor
 from torch.nn import Linear, Module, ModuleList, Sequential, SiLU
 
 from ..data.transforms import dilated_edge_key
+from ._checks import check_channels
 from ._mlp import mlp
 from .lattice_conv import LatticeConv
 
@@ -59,6 +60,8 @@ class LatticeGNN(Module):
         act: Callable[[], Module] = SiLU,
     ) -> None:
         super().__init__()
+        check_channels(in_channels=in_channels, hidden_channels=hidden_channels,
+                       out_channels=out_channels)
         dilations = tuple(dilations)
         if not dilations or any(isinstance(d, bool) or not isinstance(d, int) or d < 1
                                 for d in dilations):  # fmt: skip

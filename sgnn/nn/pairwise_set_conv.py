@@ -9,6 +9,7 @@ from torch import Tensor
 from torch.nn import Module, ReLU
 from torch_geometric.utils import to_dense_batch
 
+from ._checks import check_batch
 from ._pair_message import PairMessagePassing
 
 __all__ = ["PairwiseSetConv"]
@@ -125,6 +126,7 @@ class PairwiseSetConv(PairMessagePassing):
         if edge_index is not None:
             return self.propagate_pairs(x, edge_index)
         target, source = self.node_terms(x)
+        check_batch(batch, x.size(0))
         return self.lin_root(x) + self._dense(target, source, batch)
 
     def _dense(self, target: Tensor, source: Tensor, batch: Tensor | None) -> Tensor:

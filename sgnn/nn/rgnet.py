@@ -12,6 +12,7 @@ from torch.nn import Linear, Module, ModuleList, Sequential, SiLU
 from torch_geometric.utils import scatter
 
 from ..data.hierarchy import check_reductions, coarse_grain, refine
+from ._checks import check_channels
 from ._mlp import mlp
 from .lattice_conv import LatticeConv
 
@@ -108,6 +109,8 @@ class RGNet(Module):
         renormalise: float | None = None,
     ) -> None:
         super().__init__()
+        check_channels(in_channels=in_channels, hidden_channels=hidden_channels,
+                       out_channels=out_channels)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if isinstance(pool, str):

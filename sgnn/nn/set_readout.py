@@ -11,6 +11,8 @@ from torch_geometric.nn.aggr import (
     SumAggregation,
 )
 
+from ._checks import check_batch, check_channels
+
 __all__ = ["SetReadout"]
 
 READOUTS = ("sum", "mean", "max", "attention")
@@ -42,6 +44,7 @@ class SetReadout(Module):
 
     def __init__(self, in_channels: int, aggr: str = "mean") -> None:
         super().__init__()
+        check_channels(in_channels=in_channels)
         if aggr not in READOUTS:
             raise ValueError(f"aggr must be one of {READOUTS}, got {aggr!r}")
         self.in_channels = in_channels
@@ -60,6 +63,7 @@ class SetReadout(Module):
     def forward(self, x: Tensor, batch: Tensor | None = None, size: int | None = None) -> Tensor:
         if x.dim() != 2 or x.size(1) != self.in_channels:
             raise ValueError(f"x must have shape (N, {self.in_channels}), got {tuple(x.shape)}")
+        check_batch(batch, x.size(0))
         return self.pool(x, batch, dim_size=size)
 
     def __repr__(self) -> str:

@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from . import _kernels
 from ._checks import as_generator, check_heights, check_site, check_stable, extended
+from ._memory import check_fits
 from .graph import CellLayout, SandpileGraph
 
 __all__ = ["Avalanche", "AvalancheStats", "add_grain", "avalanche_sizes", "drive", "relax"]
@@ -186,6 +187,8 @@ def drive(
         raise TypeError(f"progress must be a bool or None, got {progress!r}")
     gen = as_generator(rng)
     n_grains = int(n_grains)
+    # Six int64/float64 records per grain.
+    check_fits(48 * n_grains, "n_grains", f"recording {n_grains} avalanches")
     n = graph.num_nodes
     cells = graph._cells
     zc = _to_cells(arr, cells)

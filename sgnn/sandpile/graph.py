@@ -8,9 +8,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._memory import check_fits
+
 __all__ = ["SandpileGraph"]
 
 _MAX_NODES = np.iinfo(np.int32).max - 1
+#: Bytes per site of building a lattice graph and sampling or driving on it, an upper
+#: estimate used to refuse lattices that cannot fit before allocating them.
+BYTES_PER_SITE = 160
 # Threshold of sink cells in the avalanche kernel, whose heights are int32: a
 # stable pile never holds more than twice a threshold, and drive() empties the
 # sink cells between chunks, long before they could count up to this.
@@ -343,7 +348,8 @@ class SandpileGraph:
         return f"{type(self).__name__}(num_nodes={self.num_nodes}, num_edges={self.indices.size})"
 
 
-def _check_shape(shape: Any) -> tuple[int, int]:
+def _check_shape(shape: Any, fits: bool = True) -> tuple[int, int]:
+    """``(H, W)`` as ints; with ``fits``, refuse lattices whose graph cannot fit in memory."""
     try:
         dims = tuple(shape)
     except TypeError:
@@ -357,6 +363,9 @@ def _check_shape(shape: Any) -> tuple[int, int]:
             raise ValueError(f"shape must be a tuple (H, W) of positive ints, got {shape!r}")
     if dims[0] * dims[1] > _MAX_NODES:
         raise ValueError(f"shape {dims} has more than {_MAX_NODES} sites")
+    if fits:
+        check_fits(BYTES_PER_SITE * int(dims[0]) * int(dims[1]), "shape",
+                   f"a {dims[0]}x{dims[1]} lattice")  # fmt: skip
     return int(dims[0]), int(dims[1])
 
 

@@ -33,6 +33,7 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, config: dict[str, 
     except TypeError as err:
         raise TypeError(f"config and extra must be JSON-like: {err}") from None
     payload["state_dict"] = _unwrap(model).state_dict()
+    _check_writable(path)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
@@ -44,6 +45,19 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, config: dict[str, 
             tmp.unlink()
 
 
+def _check_writable(path: str | Path, name: str = "path") -> None:
+    """Raise now, before any work, if a file cannot be written at ``path``."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{name} {path} is a directory; give a file name")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent  # the directories below it will be created
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {path} cannot be written: {parent} is not a writable "
+                         "directory")  # fmt: skip
+
+
 def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,
                     map_location: str | torch.device = "cpu") -> dict[str, Any]:  # fmt: skip
     """Read a checkpoint with ``torch.load(..., weights_only=True)``.
@@ -51,9 +65,16 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,
     Loads the weights into ``model`` if given (strictly) and returns the whole
     payload: ``state_dict``, ``config`` and any extras.
     """
+    device = torch.device(map_location) if isinstance(map_location, str) else map_location
+    if isinstance(device, torch.device) and device.type == "cuda" and not (
+            torch.cuda.is_available()):  # fmt: skip
+        raise ValueError(f"map_location is {str(map_location)!r} but CUDA is not available "
+                         "on this machine; use 'cpu'")  # fmt: skip
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no checkpoint file at {path}")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, ValueError) as err:
         # Not a torch file, a truncated one, or one holding objects beyond weights.
         raise ValueError(f"{path} is not an sgnn checkpoint: {err}") from None
     if not isinstance(payload, dict) or "state_dict" not in payload:

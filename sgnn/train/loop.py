@@ -14,7 +14,7 @@ import torch.distributed as dist
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .checkpoint import _unwrap, save_checkpoint
+from .checkpoint import _check_writable, _unwrap, save_checkpoint
 from .distributed import is_main_process
 
 __all__ = ["History", "evaluate", "fit"]
@@ -86,6 +86,7 @@ def fit(
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     progress: bool = True,
     on_epoch_end: Callable[[int, History], None] | None = None,
+    desc: str | None = None,
 ) -> History:
     """Train ``model`` by minimising ``loss_fn(model, batch)``; keep the best validation epoch.
 
@@ -115,6 +116,8 @@ def fit(
         scheduler (LRScheduler, optional): Stepped once after every epoch.
         progress (bool, optional): Progress bars (rank 0). (default: :obj:`True`)
         on_epoch_end (Callable, optional): ``fn(epoch, history)`` after each epoch.
+        desc (str, optional): What is trained, named in the progress bars.
+            (default: :obj:`None`)
 
     Returns:
         History: losses per epoch, best epoch, whether it stopped early.
@@ -125,6 +128,10 @@ def fit(
         raise ValueError(f"patience must be a positive int, got {patience!r}")
     if isinstance(val_every, bool) or not isinstance(val_every, int) or val_every < 1:
         raise ValueError(f"val_every must be a positive int, got {val_every!r}")
+    if optimizer is None and not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    if checkpoint is not None and is_main_process():
+        _check_writable(checkpoint, "checkpoint")  # before any work, not after training
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     history = History()
     best_state: dict[str, Tensor] | None = None
@@ -136,7 +143,8 @@ def fit(
             sampler.set_epoch(epoch)
         model.train()
         total, count = 0.0, 0
-        for batch in tqdm(train_loader, desc=f"epoch {epoch}", leave=False, disable=not show):
+        label = f"{desc} epoch {epoch}" if desc else f"epoch {epoch}"
+        for batch in tqdm(train_loader, desc=label, leave=False, disable=not show):
             optimizer.zero_grad()
             loss = loss_fn(model, batch)
             if not torch.isfinite(loss):
@@ -147,7 +155,9 @@ def fit(
             optimizer.step()
             total += float(loss.detach()) * _num_graphs(batch)
             count += _num_graphs(batch)
-        history.train_loss.append(total / max(count, 1))
+        if count == 0:
+            raise ValueError("train_loader yielded no batches: it must yield at least one")
+        history.train_loss.append(total / count)
         if scheduler is not None:
             scheduler.step()
         val: float | None = None  # None: not validated this epoch
@@ -155,6 +165,9 @@ def fit(
             val = -float(epoch)  # without validation the latest epoch is the best
         elif (epoch + 1) % val_every == 0 or epoch == epochs - 1:
             val = evaluate(model, val_loader, {"loss": loss_fn})["loss"]
+            if math.isnan(val):
+                raise ValueError("the validation loss is NaN: val_loader yielded no batches, "
+                                 "or only NaN losses")  # fmt: skip
             history.val_loss.append(val)
             history.val_epochs.append(epoch)
         if val is not None and val < history.best_val_loss:

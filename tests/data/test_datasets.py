@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -143,3 +144,17 @@ def test_bad_arguments(tmp_path: Path, kwargs, exc, match) -> None:
     args = {"size": 8, "num_samples": 4} | kwargs
     with pytest.raises(exc, match=match):
         SandpileAvalanches(str(tmp_path), **args)
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage"])
+def test_a_corrupt_cache_file_is_named_and_regenerated(tmp_path: Path, damage: str) -> None:
+    first = SandpileAvalanches(str(tmp_path), 5, 4, seed=3, num_workers=0, log=False)
+    path = Path(first.processed_paths[0])
+    good = path.read_bytes()
+    path.write_bytes({"empty": b"", "truncated": good[: len(good) // 2],
+                      "garbage": b"\x00not a torch file" * 10}[damage])  # fmt: skip
+    with pytest.warns(RuntimeWarning, match=rf"dataset cache file {re.escape(str(path))} is "
+                      r"corrupt .*regenerating it"):  # fmt: skip
+        again = SandpileAvalanches(str(tmp_path), 5, 4, seed=3, num_workers=0, log=False)
+    assert [torch.equal(a.x, b.x) for a, b in zip(first, again, strict=True)] == [True] * 4
+    assert path.read_bytes() != b""

@@ -254,3 +254,13 @@ def test_pooling_rejects_bad_arguments() -> None:
         refine(x, torch.tensor([0, 4]))
     with pytest.raises(ValueError, match="nodes"):
         coarse_grain_hierarchy((3, 3)).attach(sandpile_to_data(np.zeros((2, 2), dtype=int)))
+
+
+def test_coarse_grain_refuses_clusters_beyond_dim_size() -> None:
+    x = torch.ones(4, 2)
+    cluster = torch.tensor([0, 0, 1, 3])
+    with pytest.raises(ValueError, match=r"cluster values must be block indices in 0\.\.1"):
+        coarse_grain(x, cluster, dim_size=2)
+    with pytest.raises(ValueError, match="dim_size must be a non-negative int"):
+        coarse_grain(x, cluster, dim_size=-1)
+    assert coarse_grain(x, cluster, dim_size=4).shape == (4, 2)

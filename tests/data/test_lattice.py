@@ -128,3 +128,9 @@ def test_lattice_graph_rejects_bad_input(shape, boundary, exc) -> None:
 def test_lattice_graph_rejects_bad_dilation(dilation) -> None:
     with pytest.raises(ValueError, match="dilation"):
         lattice_graph((4, 4), dilation=dilation)
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool, "float32"])
+def test_sandpile_to_data_needs_a_floating_dtype(dtype: object) -> None:
+    with pytest.raises(TypeError, match=r"dtype must be a floating torch\.dtype"):
+        sandpile_to_data(np.zeros((3, 3), dtype=int), dtype=dtype)  # type: ignore[arg-type]

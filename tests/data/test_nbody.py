@@ -100,3 +100,15 @@ def test_generation_is_deterministic_and_cached_per_parameters(small) -> None:
 def test_bad_dataset_arguments(tmp_path, kwargs, exc, match) -> None:
     with pytest.raises(exc, match=match):
         NBodyCharged(str(tmp_path), **kwargs)
+
+
+def test_forces_and_energy_check_shapes_and_size() -> None:
+    pos = np.zeros((4, 3))
+    with pytest.raises(ValueError, match=r"charge must have shape \(4,\)"):
+        charged_forces(pos, np.ones(3))
+    with pytest.raises(ValueError, match=r"vel must have the shape of pos"):
+        charged_energy(pos + np.arange(4)[:, None], np.zeros((4, 2)), np.ones(4))
+    # A complete graph of 30 000 particles is refused before any allocation.
+    big = np.broadcast_to(np.zeros(3), (30_000, 3))
+    with pytest.raises(ValueError, match=r"30000 particles need [\d.]+ GiB"):
+        charged_forces(big, np.broadcast_to(np.ones(1), (30_000,)))

@@ -156,3 +156,9 @@ def test_particle_hierarchy_rejects_bad_input() -> None:
         particle_hierarchy(pos, 1.0, 2, factor=1)
     with pytest.raises(ValueError, match="pos must be finite"):
         particle_hierarchy([[np.nan, 0.0]], 1.0, 1)
+
+
+def test_a_complete_graph_that_cannot_fit_is_refused_up_front() -> None:
+    pos = np.zeros((30_000, 3))
+    with pytest.raises(ValueError, match=r"graph='complete' on 30000 particles needs about"):
+        particles_to_data(pos, graph="complete")

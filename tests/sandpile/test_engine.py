@@ -462,3 +462,15 @@ def test_avalanche_sample() -> None:
     np.testing.assert_array_equal(h["sizes"], avalanche_sizes(h["z"])[0])
     with pytest.raises(ValueError, match="target"):
         avalanche_sample((4, 4), "risk", 0)
+
+
+def test_sizes_that_cannot_fit_are_refused_before_allocating() -> None:
+    with pytest.raises(ValueError, match=r"a 40000x40000 lattice needs about [\d.]+ GiB"):
+        sample_recurrent((40000, 40000))
+    with pytest.raises(ValueError, match=r"n_grains: recording 1000000000000 avalanches needs"):
+        drive(np.zeros((4, 4), dtype=np.int64), 10**12)
+
+
+def test_a_negative_seed_is_named() -> None:
+    with pytest.raises(ValueError, match="rng as an int seed must be non-negative, got -1"):
+        sample_recurrent((4, 4), -1)

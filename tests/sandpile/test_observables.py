@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sandpile_reference import dense_laplacian, lattice_laplacian, random_graph
+from scipy.sparse.linalg import spsolve
 
 from sgnn.sandpile import (
     SandpileGraph,
@@ -38,6 +41,24 @@ def test_expected_avalanche_size_non_square_and_dissipative() -> None:
     )
     graph, _ = random_graph(4, n=30, dissipative=True)
     assert expected_avalanche_size(graph) == pytest.approx(dhar_mean_size(graph), rel=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40))
+def test_closed_form_on_lattices_equals_a_sparse_solve(h: int, w: int) -> None:
+    graph = SandpileGraph.square_lattice((h, w))
+    ones = np.ones(graph.num_nodes)
+    solved = float(spsolve(graph.to_scipy().tocsc(), ones).mean())
+    assert expected_avalanche_size((h, w)) == pytest.approx(solved, rel=1e-10)
+
+
+def test_large_lattices_need_no_linear_solve() -> None:
+    # 3000 x 3000 exhausted SuperLU; the sine-basis sum needs neither the graph nor a solve.
+    # The mean size grows like L^2 (Dhar): its ratio over successive doublings tends to 4.
+    sizes = [expected_avalanche_size((L, L)) for L in (512, 1024, 2048, 3000)]
+    assert sizes[1] / sizes[0] == pytest.approx(4, rel=0.01)
+    assert sizes[2] / sizes[1] == pytest.approx(4, rel=0.005)
+    assert sizes[3] > sizes[2]
 
 
 @pytest.mark.parametrize(("L", "grains"), [(16, 200_000), (32, 200_000)])

@@ -134,3 +134,50 @@ def test_fit_rejects_bad_arguments() -> None:
 
     with pytest.raises(FloatingPointError, match="non-finite"):
         fit(model, nan_loss, loader, epochs=1, progress=False)
+
+
+def test_fit_refuses_empty_loaders_and_unwritable_checkpoints(tmp_path: Path) -> None:
+    model = DeepSetsLayer(1, 1)
+    loader = DataLoader(toy_sets(4, 0), batch_size=4)
+    with pytest.raises(ValueError, match="train_loader yielded no batches"):
+        fit(model, mse, [], epochs=3, progress=False)
+    with pytest.raises(ValueError, match="val_loader yielded no batches"):
+        fit(model, mse, loader, [], epochs=2, checkpoint=tmp_path / "c.pt", progress=False)
+    with pytest.raises(ValueError, match="lr must be a positive finite number"):
+        fit(model, mse, loader, epochs=1, lr=float("nan"))
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    calls = []
+
+    def counted(model: torch.nn.Module, batch: Data) -> torch.Tensor:
+        calls.append(1)
+        return mse(model, batch)
+
+    # The output path is checked before any training, not after it.
+    with pytest.raises(ValueError, match=r"checkpoint .* cannot be written"):
+        fit(model, counted, loader, loader, epochs=1, checkpoint=blocker / "c.pt")
+    with pytest.raises(ValueError, match="is a directory"):
+        fit(model, counted, loader, loader, epochs=1, checkpoint=tmp_path)
+    assert calls == []
+
+
+def test_load_checkpoint_says_what_is_wrong(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("hello, this is not a checkpoint\n")
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    for path in (text, empty):
+        with pytest.raises(ValueError, match="is not an sgnn checkpoint"):
+            load_checkpoint(path)
+    with pytest.raises(FileNotFoundError, match="no checkpoint file"):
+        load_checkpoint(tmp_path / "missing.pt")
+    good = tmp_path / "good.pt"
+    save_checkpoint(good, DeepSetsLayer(1, 1))
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[:100])
+    with pytest.raises(ValueError, match="is not an sgnn checkpoint"):
+        load_checkpoint(truncated)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            load_checkpoint(good, map_location="cuda")
+    assert "state_dict" in load_checkpoint(good)
