@@ -89,7 +89,7 @@ def fresh_avalanches(size: int, count: int, seed: int) -> list[dict[str, Any]]:
     """Footprint samples with the seeds of ``SandpileAvalanches(root, size, count,
     seed=seed)``, generated in memory: large lattices are not worth caching."""
     children = np.random.SeedSequence(seed).spawn(count)
-    bar = tqdm(children, desc=f"fresh avalanches L={size}", leave=False)
+    bar = tqdm(children, desc=f"fresh avalanches L={size}", leave=False, disable=None)
     return [avalanche_sample((size, size), "footprint", child) for child in bar]
 
 
@@ -164,7 +164,7 @@ def evaluate_model(model: nn.Module, samples: list[dict[str, Any]], hierarchy: b
     model.eval()
     with torch.no_grad():
         for batch, index in tqdm(list(batches(samples, hierarchy, per_batch)), desc=desc,
-                                 leave=False):  # fmt: skip
+                                 leave=False, disable=None):  # fmt: skip
             tic = time.perf_counter()
             result = model(batch)
             scores.seconds += time.perf_counter() - tic

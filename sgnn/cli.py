@@ -102,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--start", choices=("recurrent", "empty"), default="recurrent",
                      help="exact stationary sample (default) or an empty lattice, whose "
                      "first avalanches are transients")  # fmt: skip
-    sim.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    sim.add_argument("--no-progress", "--quiet", action="store_true",
+                     help="hide the progress bar (shown only on a terminal anyway)")
     sim.set_defaults(func=_simulate)
 
     gen = sub.add_parser(
@@ -121,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--num-shards", type=_positive_int, default=1, metavar="N")
     gen.add_argument("--workers", type=_non_negative_int, default=None,
                      help="generating processes (default: up to 4)")  # fmt: skip
-    gen.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    gen.add_argument("--no-progress", "--quiet", action="store_true",
+                     help="hide the progress bar (shown only on a terminal anyway)")
     gen.set_defaults(func=_generate)
 
     train = sub.add_parser(
@@ -185,7 +187,8 @@ def _add_data_arguments(parser: argparse.ArgumentParser, sizes: list[int], sampl
                         help=f"base seed of the datasets (default: {data_seed})")  # fmt: skip
     parser.add_argument("--workers", type=_non_negative_int, default=None,
                         help="generating processes (default: up to 4)")  # fmt: skip
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--no-progress", "--quiet", action="store_true",
+                        help="hide progress bars (shown only on a terminal anyway)")
 
 
 def _dataset(args: argparse.Namespace, size: int, samples: int, seed: int,

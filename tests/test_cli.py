@@ -182,3 +182,9 @@ def test_subcommand_help(command: str, capsys) -> None:
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
     assert info.value.code == 0 and "--root" in capsys.readouterr().out
+
+
+def test_quiet_is_an_alias_of_no_progress(capsys) -> None:
+    assert main(["simulate", "--size", "8", "--grains", "200", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "8x8 lattice" in captured.out and captured.err == ""

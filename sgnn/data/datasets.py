@@ -147,7 +147,8 @@ class SandpileAvalanches(_SimulatedDataset):
             generate than worker processes take to start)
         shard (int, optional): Generate only this shard. (default: :obj:`None`)
         num_shards (int, optional): Number of shards. (default: ``1``)
-        log (bool, optional): Progress bar and messages. (default: :obj:`True`)
+        log (bool, optional): Progress bar (where stderr is a terminal) and
+            messages. (default: :obj:`True`)
         force_reload (bool, optional): Regenerate even if cached.
             (default: :obj:`False`)
     """
@@ -233,7 +234,9 @@ class SandpileAvalanches(_SimulatedDataset):
     def _generate(self, indices: range) -> list[Data]:
         children = np.random.SeedSequence(self.seed).spawn(self.num_samples)
         jobs = [((self.size, self.size), self.target, children[i]) for i in indices]
-        bar = tqdm(total=len(jobs), desc=f"{self.target} L={self.size}", disable=not self.log,
+        # disable=None: a bar only where stderr is a terminal.
+        bar = tqdm(total=len(jobs), desc=f"generate {self.target} L={self.size}",
+                   disable=None if self.log else True,
                    unit="sample", leave=False)  # fmt: skip
         from ..sandpile.samples import avalanche_sample  # the engine (numba), when needed
 

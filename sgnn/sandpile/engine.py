@@ -170,8 +170,8 @@ def drive(
         rng (numpy.random.Generator or int, optional): Generator or seed.
             (default: :obj:`None`, fresh entropy)
         graph (SandpileGraph, optional): As in :func:`relax`.
-        progress (bool, optional): ``None`` shows a progress bar only once the
-            run has lasted a second, ``True`` always, ``False`` never.
+        progress (bool, optional): ``None`` shows a progress bar on a terminal
+            once the run has lasted a second, ``True`` always, ``False`` never.
             (default: :obj:`None`)
 
     Returns:
@@ -206,7 +206,8 @@ def drive(
         unit="grain",
         unit_scale=True,
         delay=0.0 if progress else 1.0,
-        disable=progress is False,
+        # None (tqdm): only where stderr is a terminal; True: always; False: never.
+        disable={None: None, True: False, False: True}[progress],
         leave=False,
     )
     done, chunk = 0, 1024

@@ -40,6 +40,12 @@ def _num_graphs(batch: Any) -> int:
     return int(getattr(batch, "num_graphs", 1))
 
 
+def _bar_off(show: bool) -> bool | None:
+    """tqdm's ``disable``: off when not wanted; when wanted, tqdm's :obj:`None` keeps it
+    off unless stderr is a terminal (logs and pipes get no bar lines)."""
+    return None if show else True
+
+
 def evaluate(model: torch.nn.Module, loader: Iterable[Any], metrics: Mapping[str, MetricFn],
              progress: bool = False) -> dict[str, float]:  # fmt: skip
     """Average each metric over every graph of ``loader``, without gradients.
@@ -55,7 +61,7 @@ def evaluate(model: torch.nn.Module, loader: Iterable[Any], metrics: Mapping[str
     sums = {name: torch.zeros(2, dtype=torch.float64) for name in metrics}
     with torch.no_grad():
         for batch in tqdm(loader, desc="evaluate", leave=False,
-                          disable=not (progress and is_main_process())):  # fmt: skip
+                          disable=_bar_off(progress and is_main_process())):  # fmt: skip
             for name, fn in metrics.items():
                 value = torch.as_tensor(fn(model, batch)).detach().double().cpu()
                 if value.dim() == 0:
@@ -114,7 +120,8 @@ def fit(
             after the last one; only validated epochs can be kept.
             (default: ``1``)
         scheduler (LRScheduler, optional): Stepped once after every epoch.
-        progress (bool, optional): Progress bars (rank 0). (default: :obj:`True`)
+        progress (bool, optional): Progress bars on stderr (rank 0), shown when
+            stderr is a terminal. (default: :obj:`True`)
         on_epoch_end (Callable, optional): ``fn(epoch, history)`` after each epoch.
         desc (str, optional): What is trained, named in the progress bars.
             (default: :obj:`None`)
@@ -144,7 +151,7 @@ def fit(
         model.train()
         total, count = 0.0, 0
         label = f"{desc} epoch {epoch}" if desc else f"epoch {epoch}"
-        for batch in tqdm(train_loader, desc=label, leave=False, disable=not show):
+        for batch in tqdm(train_loader, desc=label, leave=False, disable=_bar_off(show)):
             optimizer.zero_grad()
             loss = loss_fn(model, batch)
             if not torch.isfinite(loss):

@@ -181,3 +181,12 @@ def test_load_checkpoint_says_what_is_wrong(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="CUDA is not available"):
             load_checkpoint(good, map_location="cuda")
     assert "state_dict" in load_checkpoint(good)
+
+
+def test_progress_bars_stay_off_stderr_that_is_not_a_terminal(capsys) -> None:
+    # pytest's captured stderr is not a terminal: no bar lines end up in logs.
+    model = DeepSetsLayer(1, 1)
+    loader = DataLoader(toy_sets(8, 0), batch_size=4)
+    fit(model, mse, loader, loader, epochs=2, progress=True, desc="toy")
+    evaluate(model, loader, {"loss": mse}, progress=True)
+    assert capsys.readouterr().err == ""
