@@ -28,6 +28,11 @@ SAMPLE_TARGETS = ("footprint", "hazard")
 GENERATOR_VERSION = 1
 
 
+#: What torch.load raises on a truncated, empty or foreign file.
+_CORRUPT = (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError,
+            pickle.UnpicklingError)  # fmt: skip
+
+
 class _SimulatedDataset(InMemoryDataset):
     """Shared mechanics of datasets that sgnn simulates: nothing to download, one
     processed folder per configuration, names tagged by the pre-transform, atomic saves."""
@@ -58,8 +63,7 @@ class _SimulatedDataset(InMemoryDataset):
         try:
             self.load(path)
             return
-        except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError,
-                pickle.UnpicklingError) as err:  # fmt: skip
+        except _CORRUPT as err:
             reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         warnings.warn(f"dataset cache file {path} is corrupt ({reason}); regenerating it",
                       RuntimeWarning, stacklevel=3)  # fmt: skip
@@ -67,8 +71,7 @@ class _SimulatedDataset(InMemoryDataset):
         self.process()
         try:
             self.load(path)
-        except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError,
-                pickle.UnpicklingError) as err:  # fmt: skip
+        except _CORRUPT as err:
             raise ValueError(f"dataset cache file {path} is corrupt even after regenerating "
                              f"it ({err}); delete {os.path.dirname(path)} and try again"
                              ) from None  # fmt: skip
