@@ -32,7 +32,7 @@ import argparse
 import itertools
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -503,8 +503,6 @@ def hazard_heuristic(batch: Data) -> Tensor:
         outs.append(torch.log1p(torch.from_numpy(sizes[labels].reshape(-1)).float())[:, None])
     return torch.cat(outs)
 
-
-Predict = Callable[[Data], Tensor]
 
 if __name__ == "__main__":
     main()

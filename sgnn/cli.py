@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         "their configuration to OUT.",
     )
     _add_data_arguments(train, sizes=[16, 32], samples=1000, data_seed=1)
-    train.add_argument("--model", choices=_models(), default="rgnet-exact")
+    train.add_argument("--model", choices=MODEL_NAMES, default="rgnet-exact")
     train.add_argument("--hidden", type=_positive_int, default=32, help="hidden channels")
     train.add_argument("--val-samples", type=_positive_int, default=100, metavar="S",
                        help="validation samples per size (default: 100)")  # fmt: skip
@@ -167,9 +167,6 @@ def build_parser() -> argparse.ArgumentParser:
 MODEL_NAMES = ("rgnet-exact", "rgnet-unet", "local", "dilated", "hint", "recurrent",
                "rg-recurrent")  # fmt: skip
 
-
-def _models() -> tuple[str, ...]:
-    return MODEL_NAMES
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser, sizes: list[int], samples: int,

@@ -6,20 +6,26 @@ from typing import Any
 
 import numpy as np
 
-from .graph import SandpileGraph
+from .graph import SandpileGraph, _check_shape
 
 
 def as_graph(shape_or_graph: Any, name: str = "shape") -> SandpileGraph:
     """A :class:`SandpileGraph` from itself or from a lattice shape ``(H, W)``."""
     if isinstance(shape_or_graph, SandpileGraph):
         return shape_or_graph
-    if not isinstance(shape_or_graph, (tuple, list, np.ndarray)):
+    return SandpileGraph.square_lattice(lattice_shape(shape_or_graph, name))
+
+
+def lattice_shape(shape: Any, name: str = "shape", fits: bool = True) -> tuple[int, int]:
+    """A validated lattice shape ``(H, W)``, without building the lattice; with ``fits``,
+    refuse lattices whose graph cannot fit in memory."""
+    if not isinstance(shape, (tuple, list, np.ndarray)):
         # An iterable that is not a sequence (a networkx graph, a set) is not a shape.
         raise TypeError(f"{name} must be a lattice shape (H, W) of positive ints or a "
-                        f"SandpileGraph, got {type(shape_or_graph).__name__}; build a graph "
+                        f"SandpileGraph, got {type(shape).__name__}; build a graph "
                         "with SandpileGraph.from_networkx")  # fmt: skip
     try:
-        return SandpileGraph.square_lattice(shape_or_graph)
+        return _check_shape(shape, fits)
     except (TypeError, ValueError) as err:
         raise type(err)(
             f"{name} must be a lattice shape (H, W) of positive ints or a SandpileGraph: {err}"

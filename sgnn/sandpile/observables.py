@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import as_graph, check_heights
-from .graph import SandpileGraph, _check_shape
+from ._checks import as_graph, check_heights, lattice_shape
+from .graph import SandpileGraph
 
 __all__ = ["expected_avalanche_size", "height_probabilities", "square_lattice_height_probabilities"]
 
@@ -40,22 +40,11 @@ def expected_avalanche_size(shape: Any) -> float:
     from scipy.sparse.linalg import spsolve
 
     if not isinstance(shape, SandpileGraph):
-        return _lattice_mean_size(*_check_shape_only(shape))
+        return _lattice_mean_size(*lattice_shape(shape, fits=False))
     graph = as_graph(shape)
     ones = np.ones(graph.num_nodes)
     x = spsolve(graph.to_scipy().tocsc(), ones)
     return float(np.mean(x))
-
-
-def _check_shape_only(shape: Any) -> tuple[int, int]:
-    """A validated lattice shape, without building the lattice graph."""
-    if not isinstance(shape, (tuple, list, np.ndarray)):
-        as_graph(shape)  # raises the usual TypeError
-    try:
-        return _check_shape(shape, fits=False)
-    except (TypeError, ValueError) as err:
-        raise type(err)(f"shape must be a lattice shape (H, W) of positive ints or a "
-                        f"SandpileGraph: {err}") from None  # fmt: skip
 
 
 def _sine_mode_sums(n: int) -> np.ndarray:

@@ -340,6 +340,27 @@ class _ReapplyHead(Module):
         return torch.stack([logit, count], dim=1)
 
 
+def _progressive_footprint_loss(model: Module, batch: Any, generator: torch.Generator | None,
+                                max_grad_iters: int) -> Tensor:  # fmt: skip
+    """The footprint models' training loss: :func:`~sgnn.train.progressive_loss` of
+    :func:`footprint_criterion`, read where the model settles, with up to one lattice
+    diameter of extra iterations."""
+    extra = int(lattice_diameter(batch).max())
+    return progressive_loss(model, batch, footprint_criterion, max_iters=extra,
+                            max_grad_iters=max_grad_iters, settle=True,
+                            generator=generator)  # fmt: skip
+
+
+def _reset_quiet(count: Module, rule_out: Linear) -> None:
+    """Fresh count readout; the rule's output bias at -2, so that the model starts quiet:
+    nothing switches on without a reason."""
+    for m in count.modules():
+        if isinstance(m, Linear):
+            m.reset_parameters()
+    with torch.no_grad():
+        rule_out.bias.fill_(-2.0)
+
+
 class FootprintAutomaton(_Recurrence):
     r"""A recurrent model that learns the avalanche from footprints alone (end to end).
 
@@ -387,11 +408,7 @@ class FootprintAutomaton(_Recurrence):
 
     def reset_parameters(self) -> None:
         self.rule.reset_parameters()
-        for m in self.count.modules():
-            if isinstance(m, Linear):
-                m.reset_parameters()
-        with torch.no_grad():  # start quiet: nothing switches on without a reason
-            self.rule.lins[-1].bias.fill_(-2.0)
+        _reset_quiet(self.count, self.rule.lins[-1])
 
     def forward(self, data: Any, state: Tensor | None = None, num_iters: int | None = None,
                 sparse: bool | None = None,
@@ -405,10 +422,7 @@ class FootprintAutomaton(_Recurrence):
                       max_grad_iters: int = 8) -> Tensor:  # fmt: skip
         """:func:`~sgnn.train.progressive_loss` of :func:`footprint_criterion`, read at or
         after the model's own convergence (``settle=True``)."""
-        extra = int(lattice_diameter(batch).max())
-        return progressive_loss(self, batch, footprint_criterion, max_iters=extra,
-                                max_grad_iters=max_grad_iters, settle=True,
-                                generator=generator)  # fmt: skip
+        return _progressive_footprint_loss(self, batch, generator, max_grad_iters)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(state_channels={self.state_channels}, "
@@ -476,11 +490,7 @@ class RGRecurrent(_Recurrence):
 
     def reset_parameters(self) -> None:
         self.net.reset_parameters()
-        for m in self.count.modules():
-            if isinstance(m, Linear):
-                m.reset_parameters()
-        with torch.no_grad():
-            self.net.head[-1].bias.fill_(-2.0)
+        _reset_quiet(self.count, self.net.head[-1])
 
     def forward(self, data: Any, state: Tensor | None = None, num_iters: int | None = None,
                 sparse: bool | None = None,
@@ -494,10 +504,7 @@ class RGRecurrent(_Recurrence):
                       max_grad_iters: int = 4) -> Tensor:  # fmt: skip
         """As :meth:`FootprintAutomaton.training_loss`, backpropagating through at most
         ``max_grad_iters`` iterations (each one a pass over the whole hierarchy)."""
-        extra = int(lattice_diameter(batch).max())
-        return progressive_loss(self, batch, footprint_criterion, max_iters=extra,
-                                max_grad_iters=max_grad_iters, settle=True,
-                                generator=generator)  # fmt: skip
+        return _progressive_footprint_loss(self, batch, generator, max_grad_iters)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(state_channels={self.state_channels}, "
