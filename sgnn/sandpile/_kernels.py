@@ -222,6 +222,110 @@ def drive_kernel(
         lost[a] = lo
 
 
+# Height at which the lattice kernel parks sink cells: a grain reaching one makes it
+# no less negative than -2**30 + (grains lost in one drive chunk), far below 0, so
+# "negative after the grain" identifies a lost grain and a sink never reaches 4.
+# A chunk loses at most its grains plus the 3 n grains a stable pile holds; both
+# are far below 2**30 for any lattice that passes the memory guard.
+SINK_PARK = -(2**30)
+
+
+@numba.njit(**_JIT)
+def lattice_drive_kernel(
+    z: np.ndarray,
+    sites: np.ndarray,
+    width: int,
+    toppled: np.ndarray,
+    counter: np.ndarray,
+    size: np.ndarray,
+    area: np.ndarray,
+    duration: np.ndarray,
+    radius: np.ndarray,
+    lost: np.ndarray,
+) -> None:
+    """:func:`drive_kernel` specialised to the square lattice, with the same records.
+
+    ``z`` is the padded lattice of :attr:`SandpileGraph._cells` (row width
+    ``width``) with its sink cells at :data:`SINK_PARK`, so every cell has the
+    constant threshold 4, no sink cell ever joins a front and a grain is lost
+    exactly when its receiver's height is negative. The radius of gyration is
+    accumulated on each cell's first toppling from integer offsets to the drop
+    site (exact sums, no second pass). Indices are unsigned, which spares numba
+    its negative-index wrap-around on every access. ``toppled`` is a uint8
+    stamp array cleared every 255 avalanches.
+    """
+    m = z.shape[0]
+    front = np.empty(2 * m, dtype=np.uint64)
+    wu = np.uint64(width)
+    one = np.uint64(1)
+    inv = 1.0 / width
+    for a in range(sites.shape[0]):
+        s = np.uint64(sites[a])
+        z[s] += 1
+        if z[s] < 4:
+            size[a] = 0
+            area[a] = 0
+            duration[a] = 0
+            radius[a] = 0.0
+            lost[a] = 0
+            continue
+        stamp = counter[0] + 1
+        if stamp > 255:
+            toppled[:] = 0
+            stamp = 1
+        counter[0] = stamp
+        r0 = np.int64((np.float64(s) + 0.5) * inv)
+        c0 = np.int64(s) - r0 * width
+        cur = 0
+        front[0] = s
+        ncur = 1
+        sz = 0
+        ar = 0
+        du = 0
+        lo = 0
+        sum_r = 0
+        sum_c = 0
+        sum_sq = 0
+        while ncur > 0:
+            du += 1
+            nxt = m - cur
+            nnext = 0
+            for c in range(cur, cur + ncur):
+                i = front[c]
+                z[i] -= 4
+                sz += 1
+                if toppled[i] != stamp:
+                    toppled[i] = stamp
+                    ar += 1
+                    # row by a float product: exact for any index below 2**50
+                    ri = np.int64((np.float64(i) + 0.5) * inv)
+                    dr = ri - r0
+                    dc = np.int64(i) - ri * width - c0
+                    sum_r += dr
+                    sum_c += dc
+                    sum_sq += dr * dr + dc * dc
+                for j in (i - wu, i + wu, i - one, i + one):
+                    v = z[j] + 1
+                    z[j] = v
+                    if v == 4:
+                        front[nxt + nnext] = j
+                        nnext += 1
+                    elif v < 0:
+                        lo += 1
+                if z[i] >= 4:  # impossible from a stable start; kept as a guard
+                    front[nxt + nnext] = i
+                    nnext += 1
+            cur = nxt
+            ncur = nnext
+        size[a] = sz
+        area[a] = ar
+        duration[a] = du
+        lost[a] = lo
+        mean_r = sum_r / ar
+        mean_c = sum_c / ar
+        radius[a] = np.sqrt(max(sum_sq / ar - mean_r * mean_r - mean_c * mean_c, 0.0))
+
+
 @numba.njit(**_JIT)
 def every_site_kernel(z: np.ndarray, sites: np.ndarray, cells: CellLayout, size: np.ndarray,
                       area: np.ndarray) -> None:  # fmt: skip

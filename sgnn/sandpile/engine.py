@@ -200,7 +200,15 @@ def drive(
         "radius": np.empty(n_grains, np.float64),
         "lost": np.empty(n_grains, np.int64),
     }
-    toppled, counter = np.zeros(zc.size, np.int64), np.zeros(1, np.int64)
+    counter = np.zeros(1, np.int64)
+    lattice = graph._lattice
+    if lattice:
+        # Constant threshold and parked sinks: the specialised kernel (see its docstring).
+        toppled = np.zeros(zc.size, np.uint8)
+        width = graph.shape[1] + 2
+        zc[cells.sink_cells] = _kernels.SINK_PARK
+    else:
+        toppled = np.zeros(zc.size, np.int64)
     bar = tqdm(
         total=n_grains,
         unit="grain",
@@ -217,13 +225,16 @@ def drive(
             sl = slice(done, stop)
             out["sites"][sl] = gen.integers(0, n, size=stop - done)
             tic = time.perf_counter()
-            _kernels.drive_kernel(
-                zc, cells.node_cell[out["sites"][sl]], cells, toppled, counter,
-                out["size"][sl], out["area"][sl],
-                out["duration"][sl], out["radius"][sl], out["lost"][sl],
-            )  # fmt: skip
+            records = (out["size"][sl], out["area"][sl], out["duration"][sl],
+                       out["radius"][sl], out["lost"][sl])  # fmt: skip
+            drop = cells.node_cell[out["sites"][sl]]
+            if lattice:
+                _kernels.lattice_drive_kernel(zc, drop, width, toppled, counter, *records)
+            else:
+                _kernels.drive_kernel(zc, drop, cells, toppled, counter, *records)
             elapsed = time.perf_counter() - tic
-            zc[cells.sink_cells] = 0  # lost grains are counted per avalanche; keep int32 small
+            # Lost grains are counted per avalanche; keep the int32 sink cells from drifting.
+            zc[cells.sink_cells] = _kernels.SINK_PARK if lattice else 0
             bar.update(stop - done)
             done = stop
             # Aim for ~0.1 s per chunk: a responsive bar, negligible call overhead.

@@ -208,8 +208,9 @@ def test_abelian_property(seed: int) -> None:
         np.testing.assert_array_equal(top, results[0][1])
 
 
-def test_drive_equals_add_grain_one_by_one() -> None:
-    shape = (9, 7)
+# Thousands of grains: the lattice kernel's uint8 toppling stamps wrap many times.
+@pytest.mark.parametrize("shape", [(9, 7), (3, 41), (1, 1)])
+def test_drive_equals_add_grain_one_by_one(shape: tuple[int, int]) -> None:
     z = sample_recurrent(shape, 3)
     z_ref = z.copy()
     stats = drive(z, 3000, 4, progress=False)
