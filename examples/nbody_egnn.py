@@ -205,7 +205,8 @@ def plot_curves(histories: dict[str, History], out: Path) -> None:
         ax.plot(np.array(history.val_epochs) + 1, history.val_loss, "o-", ms=4,
                 label=f"{name} validation")  # markers: there may be only one point
         ax.axhline(PAPER[name], ls=":", color=ax.lines[-1].get_color(), label=f"{name} paper test")
-    ax.set(xlabel="epoch", ylabel="MSE", yscale="log", title="Charged N-body: learning curves")
+    ax.set(xlabel="epoch", ylabel="position MSE (simulation units²)", yscale="log",
+           title="Charged N-body: learning curves")
     ax.legend()
     fig.tight_layout()
     fig.savefig(out / "nbody_learning_curves.png", dpi=110)

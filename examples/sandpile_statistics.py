@@ -107,9 +107,11 @@ def main() -> None:
         hit = stats.size > 0
         ax_r.loglog(stats.radius[hit][::10] + 0.5, stats.size[hit][::10], ".", ms=1, alpha=0.3,
                     label=f"L = {L}")  # fmt: skip
-    ax_p.set(xlabel="avalanche size s", ylabel="P(s)", title="BTW avalanche sizes")
+    ax_p.set(xlabel="avalanche size s (topplings)", ylabel="P(s) (per toppling)",
+             title="BTW avalanche sizes")
     ax_p.legend()
-    ax_r.set(xlabel="radius of gyration + 1/2", ylabel="size", title="Size against radius")
+    ax_r.set(xlabel="radius of gyration + 1/2 (lattice spacings)", ylabel="size s (topplings)",
+             title="Avalanche size against radius (every 10th avalanche)")
     ax_r.legend(markerscale=10)
     for fig, name in ((fig_p, "avalanche_sizes.png"), (fig_r, "size_vs_radius.png")):
         fig.tight_layout()

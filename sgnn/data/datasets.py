@@ -253,6 +253,11 @@ class SandpileAvalanches(_SimulatedDataset):
                     samples.append(avalanche_sample(*job))
                     bar.update()
             else:
+                # Compile (or load) the kernels here first, so that the workers load
+                # them from numba's cache instead of each compiling its own copy.
+                from ..sandpile import compile_kernels
+
+                compile_kernels()
                 # spawn: workers import only numpy, numba and sgnn.sandpile, never torch.
                 context = multiprocessing.get_context("spawn")
                 with ProcessPoolExecutor(self.num_workers, mp_context=context) as pool:

@@ -10,6 +10,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from .._device import check_device
+
 __all__ = ["lattice_graph", "sandpile_to_data"]
 
 BOUNDARIES = ("open", "periodic")
@@ -66,6 +68,7 @@ def lattice_graph(
         shape :math:`(HW, 2)`, both ``torch.long``.
     """
     h, w = check_lattice_shape(shape)
+    device = check_device(device)
     if boundary not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
     if isinstance(dilation, bool) or not isinstance(dilation, (int, np.integer)) or dilation < 1:

@@ -13,6 +13,7 @@ from .observables import (
     square_lattice_height_probabilities,
 )
 from .samples import avalanche_sample
+from .warm_up import compile_kernels
 from .waves import (
     AvalancheActivity,
     AvalancheWaves,
@@ -32,6 +33,7 @@ __all__ = [
     "avalanche_sample",
     "avalanche_sizes",
     "avalanche_waves",
+    "compile_kernels",
     "drive",
     "expected_avalanche_size",
     "first_wave",

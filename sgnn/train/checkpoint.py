@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from .._device import check_device
+
 __all__ = ["load_checkpoint", "save_checkpoint"]
 
 
@@ -65,11 +67,7 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,
     Loads the weights into ``model`` if given (strictly) and returns the whole
     payload: ``state_dict``, ``config`` and any extras.
     """
-    device = torch.device(map_location) if isinstance(map_location, str) else map_location
-    if isinstance(device, torch.device) and device.type == "cuda" and not (
-            torch.cuda.is_available()):  # fmt: skip
-        raise ValueError(f"map_location is {str(map_location)!r} but CUDA is not available "
-                         "on this machine; use 'cpu'")  # fmt: skip
+    check_device(map_location, "map_location")
     if not Path(path).is_file():
         raise FileNotFoundError(f"no checkpoint file at {path}")
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,8 @@ MetricFn = Callable[[torch.nn.Module, Any], Tensor]
 @dataclass
 class History:
     """What :func:`fit` did: training loss per epoch, validation loss at the
-    validated epochs (``val_epochs``) and the epoch whose weights were kept."""
+    validated epochs (``val_epochs``), the epoch whose weights were kept and the
+    wall-clock seconds of each epoch (training and validation)."""
 
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
@@ -34,6 +36,7 @@ class History:
     best_epoch: int = -1
     best_val_loss: float = math.inf
     stopped_early: bool = False
+    epoch_seconds: list[float] = field(default_factory=list)
 
 
 def _num_graphs(batch: Any) -> int:
@@ -150,6 +153,7 @@ def fit(
             sampler.set_epoch(epoch)
         model.train()
         total, count = 0.0, 0
+        tic = time.perf_counter()
         label = f"{desc} epoch {epoch}" if desc else f"epoch {epoch}"
         for batch in tqdm(train_loader, desc=label, leave=False, disable=_bar_off(show)):
             optimizer.zero_grad()
@@ -184,6 +188,7 @@ def fit(
                 save_checkpoint(checkpoint, model, config, epoch=epoch, val_loss=val)
         elif val is not None:
             stale += 1
+        history.epoch_seconds.append(time.perf_counter() - tic)
         if on_epoch_end is not None:
             on_epoch_end(epoch, history)
         if patience is not None and stale >= patience:

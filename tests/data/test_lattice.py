@@ -134,3 +134,18 @@ def test_lattice_graph_rejects_bad_dilation(dilation) -> None:
 def test_sandpile_to_data_needs_a_floating_dtype(dtype: object) -> None:
     with pytest.raises(TypeError, match=r"dtype must be a floating torch\.dtype"):
         sandpile_to_data(np.zeros((3, 3), dtype=int), dtype=dtype)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", "mps"])
+def test_lattice_graph_refuses_a_device_this_machine_lacks(device: str) -> None:
+    backend = torch.cuda if device.startswith("cuda") else torch.backends.mps
+    if backend.is_available():
+        pytest.skip(f"{device} exists here")
+    with pytest.raises(ValueError, match=r"device is .* not available"):
+        lattice_graph((3, 3), device=device)
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", 3])
+def test_lattice_graph_refuses_a_device_that_is_not_one(device: object) -> None:
+    with pytest.raises((TypeError, ValueError), match="device must"):
+        lattice_graph((3, 3), device=device)  # type: ignore[arg-type]
