@@ -88,7 +88,7 @@ def worker(kind: str, size: int, repeats: int) -> dict[str, float]:
         from sgnn.nn import PairwiseSetConv
 
         chunk = None if kind == "pairwise_auto" else int(kind.removeprefix("pairwise_chunk"))
-        conv = PairwiseSetConv(16, 16, chunk_size=chunk)
+        conv = PairwiseSetConv(16, 16, target_chunk_size=chunk)
         elements = torch.randn(size, 16)
 
         def step() -> None:

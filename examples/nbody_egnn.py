@@ -37,8 +37,9 @@ from torch_geometric import seed_everything
 from torch_geometric.data import Batch
 from torch_geometric.nn import MessagePassing
 
-from sgnn.data import NBodyCharged, simulate_charged
+from sgnn.data import NBodyCharged, equal_size_batch, simulate_charged
 from sgnn.nn import EGNN
+from sgnn.testing import random_orthogonal
 from sgnn.train import History, evaluate, fit
 
 #: Test MSE of Satorras et al. (2021), Table 2.
@@ -77,15 +78,13 @@ class SystemLoader:
         return -(-self.num_systems // self.batch_size)
 
     def batch(self, index: Tensor) -> Batch:
-        b, n, device = index.numel(), self.num_nodes, self.device
-        index = index.to(device)
-        graphs = torch.arange(b, device=device)
-        edge_index = self.pairs.repeat(1, b) + n * graphs.repeat_interleave(self.pairs.size(1))
+        b, n = index.numel(), self.num_nodes
+        index = index.to(self.device)
         fields = {key: value[index].reshape(b * n, -1) for key, value in self.systems.items()}
-        charge = fields["charge"][:, 0]
-        return Batch(edge_index=edge_index,
-                     edge_attr=(charge[edge_index[0]] * charge[edge_index[1]])[:, None],
-                     batch=graphs.repeat_interleave(n), ptr=n * torch.arange(b + 1), **fields)
+        batch = equal_size_batch(b, n, self.pairs, **fields)
+        charge = batch.charge[:, 0]
+        batch.edge_attr = (charge[batch.edge_index[0]] * charge[batch.edge_index[1]])[:, None]
+        return batch
 
     def __iter__(self) -> Iterator[Batch]:
         order = (torch.randperm(self.num_systems, generator=self.generator) if self.shuffle
@@ -98,8 +97,7 @@ def random_rigid_motions(systems: dict[str, Tensor], seed: int) -> dict[str, Ten
     """Every system moved by its own random orthogonal map (reflections too) and translation."""
     gen = torch.Generator().manual_seed(seed)
     s, _, d = systems["pos"].shape
-    q, r = torch.linalg.qr(torch.randn(s, d, d, generator=gen, dtype=torch.float64))
-    q = q * torch.sign(torch.diagonal(r, dim1=1, dim2=2))[:, None, :]  # Haar on O(d)
+    q = torch.stack([random_orthogonal(d, gen) for _ in range(s)])  # Haar on O(d)
     t = torch.randn(s, 1, d, generator=gen, dtype=torch.float64)
     q, t = q.float(), t.float()
     return {"pos": systems["pos"] @ q.transpose(1, 2) + t,

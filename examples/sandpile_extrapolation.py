@@ -3,11 +3,11 @@
 Models are trained on small lattices (default L = 16, 32) and evaluated on
 fresh avalanches of every size up to L = 512 (1024 times more sites):
 
-* ``hint``         -- :class:`sgnn.train.ToppleAutomaton`: the toppling rule
+* ``hint``         -- :class:`sgnn.tasks.ToppleAutomaton`: the toppling rule
   learnt from one-step transitions, unrolled until the state settles;
-* ``recurrent``    -- :class:`sgnn.train.FootprintAutomaton`: a monotone
+* ``recurrent``    -- :class:`sgnn.tasks.FootprintAutomaton`: a monotone
   recurrent automaton learnt from footprints alone;
-* ``RG-recurrent`` -- :class:`sgnn.train.RGRecurrent`: the RGNet V-cycle as the
+* ``RG-recurrent`` -- :class:`sgnn.tasks.RGRecurrent`: the RGNet V-cycle as the
   recurrent body, shared across levels and iterations;
 * ``RGNet``        -- the feed-forward coarse-graining network (``rgnet-exact``);
 * ``local``        -- a fixed-depth local GNN (four LatticeConv layers);
@@ -50,21 +50,18 @@ from tqdm.auto import tqdm
 from sgnn.data import AddHierarchy, SandpileAvalanches, avalanche_to_data
 from sgnn.nn import RecurrentOutput
 from sgnn.sandpile import avalanche_sample, compile_kernels, first_wave
-from sgnn.train import (
+from sgnn.tasks import (
     MixedSizeLoader,
-    evaluate,
-    fit,
-    footprint_iou,
-    load_checkpoint,
+    node_outputs,
     predicted_avalanche_size,
     sandpile_loss,
     sandpile_metrics,
     sandpile_model,
     sandpile_transform,
-    save_checkpoint,
 )
+from sgnn.train import evaluate, fit, footprint_iou, load_checkpoint, save_checkpoint
 
-#: Table name -> name in sgnn.train.sandpile_model.
+#: Table name -> name in sgnn.tasks.sandpile_model.
 MODELS = {"hint": "hint", "recurrent": "recurrent", "RG-recurrent": "rg-recurrent",
           "RGNet": "rgnet-exact", "local": "local"}  # fmt: skip
 RECURRENT = ("hint", "recurrent", "RG-recurrent")
@@ -179,7 +176,7 @@ def evaluate_model(model: nn.Module, samples: list[dict[str, Any]], hierarchy: b
             result = model(batch)
             scores.seconds += time.perf_counter() - tic
             scores.count += len(index)
-            out = result.output if isinstance(result, RecurrentOutput) else result
+            out = node_outputs(result)
             if isinstance(result, RecurrentOutput):
                 scores.iterations.extend(result.iterations.tolist())
             sizes = predicted_avalanche_size(out, batch).numpy()

@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from torch_geometric import seed_everything
 from torch_geometric.data import Batch
 
+from sgnn.data import equal_size_batch
 from sgnn.nn import DeepSetsLayer, PairwiseSetConv
 from sgnn.train import evaluate, fit, set_argmax, set_cross_entropy
 
@@ -74,9 +75,8 @@ def sample_odd_sets(pools: dict[int, np.ndarray], num_sets: int, n: int,
         position = int(rng.integers(n))
         images.append(np.insert(members, position, stranger, axis=0))
         intruders.append(position)
-    sets = torch.arange(num_sets)
-    return Batch(x=torch.from_numpy(np.concatenate(images)), y=torch.tensor(intruders),
-                 batch=sets.repeat_interleave(n), ptr=n * torch.arange(num_sets + 1))  # fmt: skip
+    return equal_size_batch(num_sets, n, x=torch.from_numpy(np.concatenate(images)),
+                            y=torch.tensor(intruders))  # fmt: skip
 
 
 class FreshOddSets:
@@ -112,7 +112,7 @@ class OddOneOut(nn.Module):
     def forward(self, batch: Batch) -> Tensor:
         h = self.encoder(batch.x)
         for layer in self.set_layers:
-            h = torch.relu(layer(h, batch.batch))
+            h = torch.relu(layer(h, batch=batch.batch))
         return self.readout(h)[:, 0]  # one score per element
 
 

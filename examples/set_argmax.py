@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from torch_geometric import seed_everything
 from torch_geometric.data import Batch
 
+from sgnn.data import equal_size_batch
 from sgnn.nn import DeepSetsLayer, PairwiseSetConv
 from sgnn.train import evaluate, fit, set_argmax, set_cross_entropy
 
@@ -47,9 +48,7 @@ TRAIN_SIZE = 10
 def sample_sets(num_sets: int, n: int, generator: torch.Generator) -> Batch:
     """``num_sets`` sets of ``n`` numbers; ``y`` is the position of each set's largest."""
     values = torch.randn(num_sets, n, generator=generator)
-    sets = torch.arange(num_sets)
-    return Batch(x=values.reshape(-1, 1), y=values.argmax(dim=1),
-                 batch=sets.repeat_interleave(n), ptr=n * torch.arange(num_sets + 1))  # fmt: skip
+    return equal_size_batch(num_sets, n, x=values.reshape(-1, 1), y=values.argmax(dim=1))
 
 
 class FreshSets:
@@ -79,7 +78,7 @@ class SetClassifier(nn.Module):
     def forward(self, batch: Batch) -> Tensor:
         h = batch.x
         for layer in self.layers:
-            h = torch.relu(layer(h, batch.batch))
+            h = torch.relu(layer(h, batch=batch.batch))
         return self.readout(h)[:, 0]  # one score per element
 
 

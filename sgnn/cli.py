@@ -7,7 +7,7 @@ Commands:
   exact values.
 * ``generate`` -- build a :class:`~sgnn.data.SandpileAvalanches` dataset (or
   one shard of it) in a cache directory.
-* ``train`` -- train one of :data:`~sgnn.train.SANDPILE_MODELS` on avalanches
+* ``train`` -- train one of :data:`~sgnn.tasks.SANDPILE_MODELS` on avalanches
   of small lattices and save a checkpoint.
 * ``evaluate`` -- print a checkpoint's metrics on fresh configurations of
   several lattice sizes.
@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from sgnn._names import SAMPLE_TARGETS, SANDPILE_MODELS
 
 __all__ = ["main"]
 
@@ -116,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--root", required=True, help="cache directory")
     gen.add_argument("--size", type=_positive_int, required=True, metavar="L", help="lattice side")
     gen.add_argument("--num-samples", type=_positive_int, required=True, metavar="S")
-    gen.add_argument("--target", choices=("footprint", "hazard"), default="footprint")
+    gen.add_argument("--target", choices=SAMPLE_TARGETS, default="footprint")
     gen.add_argument("--seed", type=_non_negative_int, default=0)
     gen.add_argument("--shard", type=_non_negative_int, default=None, metavar="I")
     gen.add_argument("--num-shards", type=_positive_int, default=1, metavar="N")
@@ -162,17 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: sgnn.train.SANDPILE_MODELS, spelt out so that building the parser imports no torch
-#: (a test keeps the two equal).
-MODEL_NAMES = ("rgnet-exact", "rgnet-unet", "local", "dilated", "hint", "recurrent",
-               "rg-recurrent")  # fmt: skip
+#: sgnn.tasks.SANDPILE_MODELS, from a module that imports no torch.
+MODEL_NAMES = SANDPILE_MODELS
 
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser, sizes: list[int], samples: int,
                         data_seed: int, seed_alias: bool = False) -> None:  # fmt: skip
     parser.add_argument("--root", required=True, help="dataset cache directory")
-    parser.add_argument("--target", choices=("footprint", "hazard"), default=None,
+    parser.add_argument("--target", choices=SAMPLE_TARGETS, default=None,
                         help="footprint or hazard (default: footprint; evaluate: the "
                         "checkpoint's)")  # fmt: skip
     parser.add_argument("--sizes", type=_positive_int, nargs="+", default=sizes, metavar="L",
@@ -194,7 +194,7 @@ def _dataset(args: argparse.Namespace, size: int, samples: int, seed: int,
     hierarchy, dilated edges) added on access: one cache serves every model, and large
     lattices stay small on disk."""
     from sgnn.data import SandpileAvalanches
-    from sgnn.train.sandpile import sandpile_transform
+    from sgnn.tasks.sandpile import sandpile_transform
 
     return SandpileAvalanches(args.root, size, samples, args.target, seed,
                               transform=sandpile_transform(model), num_workers=args.workers,
@@ -282,8 +282,8 @@ def _train(args: argparse.Namespace) -> int:
     from torch_geometric import seed_everything
     from torch_geometric.loader import DataLoader
 
+    from sgnn.tasks.sandpile import MixedSizeLoader, sandpile_loss, sandpile_model
     from sgnn.train import fit
-    from sgnn.train.sandpile import MixedSizeLoader, sandpile_loss, sandpile_model
 
     args.target = args.target or "footprint"
     tic = time.perf_counter()
@@ -317,8 +317,8 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from torch_geometric.loader import DataLoader
 
+    from sgnn.tasks.sandpile import sandpile_metrics, sandpile_model
     from sgnn.train import evaluate, load_checkpoint
-    from sgnn.train.sandpile import sandpile_metrics, sandpile_model
 
     try:
         payload = load_checkpoint(args.checkpoint)

@@ -93,12 +93,15 @@ def test_nbody_egnn_quick(tmp_path: Path) -> None:
     rows = table_rows(out, ["linear", "GNN", "EGNN"])
     cells = {name: [float(c) for c in row] for name, row in rows.items()}
     for params, test, moved, change, paper in cells.values():
-        assert test > 0 and moved > 0 and params >= 1 and paper in (0.0819, 0.0107, 0.0071)
+        assert test > 0 and moved > 0 and params >= 1 and paper > 0
         assert change == pytest.approx(abs(moved - test) / test, rel=0.05, abs=1e-4)
     # Rotations, reflections and translations leave EGNN and the linear model unchanged
     # up to float32 round-off; the plain GNN sees different numbers.
     assert cells["EGNN"][3] < 1e-5 and cells["linear"][3] < 1e-5
     assert cells["GNN"][3] > 1e-3
+    # The paper's test MSEs (Satorras et al., Table 2) rank EGNN < GNN < linear; each row
+    # must carry its own model's figure, not a neighbour's.
+    assert cells["EGNN"][4] < cells["GNN"][4] < cells["linear"][4]
     for png in ("nbody_learning_curves.png", "nbody_trajectories.png"):
         assert (tmp_path / png).stat().st_size > 10_000
 
@@ -121,7 +124,11 @@ def test_set_anomaly_quick(tmp_path: Path) -> None:
     out = run_example("set_anomaly.py", "--out", str(tmp_path))
     rows = table_rows(out, ["pairwise", "DeepSets", "MLP", "farthest", "chance"])
     assert rows["MLP"][1:] == ["n/a"] * 2
-    assert [float(c) for c in rows["chance"]] == [20.0, 5.0, 2.0]
+    # Chance is 1/n for the set sizes in the table's header, whatever they are.
+    sizes = [int(n) for n in re.findall(r"n=(\d+)", re.search(r"^model\s.*$", out, re.M)[0])]
+    assert len(sizes) == len(rows["chance"]) >= 2
+    for cell, n in zip(rows["chance"], sizes, strict=True):
+        assert float(cell) == pytest.approx(100 / n, abs=0.05)
     # The parameter-free baseline is far above chance at every size.
     for accuracy, chance in zip(rows["farthest"], rows["chance"], strict=True):
         assert float(accuracy) > 2 * float(chance)

@@ -25,17 +25,32 @@ def test_cli_help_and_simulate_do_not_import_torch() -> None:
 def test_layers_do_not_import_the_sandpile_engine() -> None:
     modules = loaded_after("import sgnn.nn")
     assert not any(m.startswith("sgnn.sandpile") for m in modules)
+    # Pooling is a torch-only module: the layers load without the data stack.
+    assert "sgnn.pool" in modules and not any(m.startswith("sgnn.data") for m in modules)
     # The engine loads when a dataset is generated.
     modules = loaded_after("from sgnn.data import SandpileAvalanches\nimport tempfile\n"
                            "SandpileAvalanches(tempfile.mkdtemp(), 4, 2, log=False)")
     assert "sgnn.sandpile.engine" in modules
 
 
-def test_names_repeated_to_keep_imports_light_agree() -> None:
-    from sgnn.cli import MODEL_NAMES
-    from sgnn.data import datasets
-    from sgnn.sandpile import samples
-    from sgnn.train import SANDPILE_MODELS
+def test_shared_names_are_what_the_parser_and_the_sampler_accept() -> None:
+    from sgnn._names import SAMPLE_TARGETS, SANDPILE_MODELS
+    from sgnn.cli import build_parser
+    from sgnn.sandpile import avalanche_sample
 
-    assert MODEL_NAMES == SANDPILE_MODELS
-    assert datasets.SAMPLE_TARGETS == samples.SAMPLE_TARGETS
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command" or a.choices)
+    train = sub.choices["train"]
+    choices = {a.dest: a.choices for a in train._actions if a.choices}
+    assert tuple(choices["model"]) == SANDPILE_MODELS
+    assert tuple(choices["target"]) == SAMPLE_TARGETS
+    for target in SAMPLE_TARGETS:
+        assert avalanche_sample((4, 4), target, 0)["z"].shape == (4, 4)
+
+
+def test_moved_names_are_still_importable_from_their_old_home() -> None:
+    import sgnn.data
+    import sgnn.pool
+
+    for name in ("coarse_grain", "refine", "dilated_edge_key"):
+        assert getattr(sgnn.data, name) is getattr(sgnn.pool, name)

@@ -2,95 +2,33 @@
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
-import pickle
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
 import torch
-from torch_geometric.data import Data, InMemoryDataset
+from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
+from .._names import SAMPLE_TARGETS
 from .lattice import sandpile_to_data
+from .simulated import SimulatedDataset
 
 __all__ = ["SandpileAvalanches", "avalanche_to_data"]
 
-#: sgnn.sandpile.samples.SAMPLE_TARGETS, repeated so that importing this module (and
-#: sgnn.nn through sgnn.data) does not load the sandpile engine; a test keeps them equal.
-SAMPLE_TARGETS = ("footprint", "hazard")
 
 #: Bumped whenever the generator changes what a sample contains; part of every cache name.
 GENERATOR_VERSION = 1
-
-
-#: What torch.load raises on a truncated, empty or foreign file.
-_CORRUPT = (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError,
-            pickle.UnpicklingError)  # fmt: skip
-
-
-class _SimulatedDataset(InMemoryDataset):
-    """Shared mechanics of datasets that sgnn simulates: nothing to download, one
-    processed folder per configuration, names tagged by the pre-transform, atomic saves."""
-
-    @property
-    def raw_file_names(self) -> list[str]:
-        return []
-
-    @property
-    def processed_dir(self) -> str:
-        # One folder per configuration: PyG's pre_transform.pt bookkeeping then
-        # describes exactly the files beside it.
-        name = self.processed_file_names
-        return os.path.join(self.root, "processed", name[: -len(".pt")])
-
-    def download(self) -> None:  # nothing to download: samples are simulated
-        pass
-
-    def _pre_transform_tag(self) -> str:
-        """``"_pre<hash>"`` of the pre-transform's repr, or ``""`` without one."""
-        if self.pre_transform is None:
-            return ""
-        return "_pre" + hashlib.sha1(repr(self.pre_transform).encode()).hexdigest()[:10]
-
-    def _load_cache(self, path: str) -> None:
-        """Load the processed file; one that is corrupt (truncated, empty, not ours) is
-        regenerated: the cache is sgnn's own, its content a function of the parameters."""
-        try:
-            self.load(path)
-            return
-        except _CORRUPT as err:
-            reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        warnings.warn(f"dataset cache file {path} is corrupt ({reason}); regenerating it",
-                      RuntimeWarning, stacklevel=3)  # fmt: skip
-        os.remove(path)
-        self.process()
-        try:
-            self.load(path)
-        except _CORRUPT as err:
-            raise ValueError(f"dataset cache file {path} is corrupt even after regenerating "
-                             f"it ({err}); delete {os.path.dirname(path)} and try again"
-                             ) from None  # fmt: skip
-
-    def _save_atomically(self, data_list: Sequence[Data], path: str) -> None:
-        tmp = f"{path}.tmp-{os.getpid()}"
-        try:
-            self.save(list(data_list), tmp)
-            os.replace(tmp, path)  # atomic on POSIX: the final name appears complete or not at all
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
 
 
 #: Below this many lattice sites in all, footprint datasets are generated in-process
 #: unless ``num_workers`` is given.
 SERIAL_SITES = 1 << 19
 
-class SandpileAvalanches(_SimulatedDataset):
+class SandpileAvalanches(SimulatedDataset):
     r"""Avalanches of the Bak--Tang--Wiesenfeld sandpile on :math:`L \times L` lattices.
 
     Every sample starts from an exact stationary configuration

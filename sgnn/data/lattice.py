@@ -10,26 +10,21 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from .._checks import check_lattice_shape, check_positive_int
 from .._device import check_device
 
-__all__ = ["lattice_graph", "sandpile_to_data"]
+__all__ = ["data_lattice_shape", "lattice_graph", "sandpile_to_data"]
 
 BOUNDARIES = ("open", "periodic")
 
 
-def check_lattice_shape(shape: Any, name: str = "shape") -> tuple[int, int]:
-    """``(H, W)`` as two positive Python ints, or a ``TypeError``/``ValueError``."""
-    try:
-        dims = tuple(shape)
-    except TypeError:
-        raise TypeError(f"{name} must be a pair (H, W) of positive ints, got {shape!r}") from None
-    if len(dims) != 2 or any(
-        isinstance(d, bool) or not isinstance(d, (int, np.integer)) for d in dims
-    ):
-        raise TypeError(f"{name} must be a pair (H, W) of positive ints, got {shape!r}")
-    if min(dims) < 1:
-        raise ValueError(f"{name} must be a pair (H, W) of positive ints, got {shape!r}")
-    return int(dims[0]), int(dims[1])
+def data_lattice_shape(data: Data) -> tuple[int, int]:
+    """The lattice shape ``(H, W)`` of a graph built by :func:`sandpile_to_data`
+    (stored as ``data.lattice_shape``; in a batch, the first graph's)."""
+    if "lattice_shape" not in data:
+        raise ValueError("data needs lattice_shape (H, W); build it with sandpile_to_data")
+    h, w = (int(v) for v in data.lattice_shape.view(-1)[:2])
+    return h, w
 
 
 def lattice_graph(
@@ -71,8 +66,7 @@ def lattice_graph(
     device = check_device(device)
     if boundary not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
-    if isinstance(dilation, bool) or not isinstance(dilation, (int, np.integer)) or dilation < 1:
-        raise ValueError(f"dilation must be a positive int, got {dilation!r}")
+    check_positive_int(dilation, "dilation")
     d = int(dilation)
     n = h * w
     # Built in numpy with int32 indices: its boolean compaction is about twice as

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from .datasets import _SimulatedDataset
+from .._checks import check_positive_int
+from .simulated import SimulatedDataset
 
 __all__ = ["NBodyCharged", "charged_energy", "charged_forces", "simulate_charged"]
 
@@ -128,8 +129,7 @@ def simulate_charged(
     if not (np.isfinite(pos).all() and np.isfinite(vel).all() and np.isfinite(charge).all()):
         raise ValueError("pos, vel and charge must be finite")
     for name, value in (("steps", steps), ("save_every", save_every)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_positive_int(value, name)
     if not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
         raise ValueError(f"dt must be a positive number, got {dt!r}")
     frames_pos, frames_vel = [pos.copy()], [vel.copy()]
@@ -142,7 +142,7 @@ def simulate_charged(
     return np.stack(frames_pos), np.stack(frames_vel)
 
 
-class NBodyCharged(_SimulatedDataset):
+class NBodyCharged(SimulatedDataset):
     r"""The charged N-body task of Kipf et al. (NRI, 2018) and Satorras et al. (EGNN, 2021).
 
     Five particles in 3-D with charges :math:`\pm 1` drawn uniformly, initial

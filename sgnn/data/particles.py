@@ -10,6 +10,7 @@ from scipy.spatial import cKDTree
 from torch import Tensor
 from torch_geometric.data import Data
 
+from .._checks import check_positive_int
 from .hierarchy import Hierarchy
 
 __all__ = ["particle_hierarchy", "particles_to_data"]
@@ -177,8 +178,7 @@ def particle_hierarchy(
     boxsize = _check_box(box, dim)
     if not np.isfinite(cell) or cell <= 0:
         raise ValueError(f"cell must be a positive finite length, got {cell!r}")
-    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 1:
-        raise ValueError(f"levels must be a positive int, got {levels!r}")
+    check_positive_int(levels, "levels")
     if isinstance(factor, bool) or not isinstance(factor, int) or factor < 2:
         raise ValueError(f"factor must be an int >= 2, got {factor!r}")
     if boxsize is not None:

@@ -13,15 +13,15 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import coalesce
 
+from ..pool import dilated_edge_key
 from .hierarchy import HierarchicalData, coarse_grain_hierarchy
-from .lattice import BOUNDARIES, check_lattice_shape, lattice_graph
+from .lattice import BOUNDARIES, check_lattice_shape, data_lattice_shape, lattice_graph
 
 __all__ = [
     "AddDilatedEdges",
     "AddHierarchy",
     "LatticeSymmetry",
     "RandomLatticeSymmetry",
-    "dilated_edge_key",
     "lattice_symmetry",
 ]
 
@@ -107,16 +107,8 @@ class RandomLatticeSymmetry(BaseTransform):
         return f"{type(self).__name__}()"
 
 
-def _lattice_shape(data: Data) -> tuple[int, int]:
-    """The (H, W) that sandpile_to_data stored in ``data.lattice_shape``."""
-    if "lattice_shape" not in data:
-        raise ValueError("data needs lattice_shape (H, W); build it with sandpile_to_data")
-    h, w = (int(v) for v in data.lattice_shape.view(-1)[:2])
-    return h, w
-
-
 def _apply_symmetry(data: Data, element: int) -> Data:
-    shape = _lattice_shape(data)
+    shape = data_lattice_shape(data)
     if isinstance(data, HierarchicalData) or "cluster_0" in data:
         raise ValueError("apply LatticeSymmetry before AddHierarchy, not after")
     n = shape[0] * shape[1]
@@ -169,7 +161,7 @@ class AddHierarchy(BaseTransform):
         self.boundary = boundary
 
     def forward(self, data: Data) -> HierarchicalData:
-        shape = _lattice_shape(data)
+        shape = data_lattice_shape(data)
         hierarchy = coarse_grain_hierarchy(shape, self.factor, self.boundary, self.num_levels)
         return hierarchy.attach(data)
 
@@ -178,17 +170,6 @@ class AddHierarchy(BaseTransform):
             f"{type(self).__name__}(factor={self.factor}, num_levels={self.num_levels}, "
             f"boundary={self.boundary!r})"
         )
-
-
-def dilated_edge_key(dilation: int) -> str:
-    """The ``Data`` key of the edges of a lattice dilated by ``dilation``.
-
-    ``"edge_index"`` for 1, else ``"edge_index_dilation_<d>"``; the key
-    contains ``"index"``, so PyG's batching offsets it like ``edge_index``.
-    """
-    if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 1:
-        raise ValueError(f"dilation must be a positive int, got {dilation!r}")
-    return "edge_index" if dilation == 1 else f"edge_index_dilation_{dilation}"
 
 
 class AddDilatedEdges(BaseTransform):
@@ -217,7 +198,7 @@ class AddDilatedEdges(BaseTransform):
         self.boundary = boundary
 
     def forward(self, data: Data) -> Data:
-        shape = _lattice_shape(data)
+        shape = data_lattice_shape(data)
         out = copy.copy(data)
         for d in self.dilations:
             if d > 1:

@@ -7,6 +7,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
+#: The aggregations of sgnn's layers and readouts (PyG's names; "add" is "sum").
+AGGRS = ("sum", "mean", "max")
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
 
 def check_channels(minimum: int = 1, **values: Any) -> None:
     """Raise unless every keyword value is an int ``>= minimum`` (bools are refused)."""

@@ -7,32 +7,31 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 from torch.nn import Linear, Module
-from torch_geometric.nn import MessagePassing
+from torch_geometric.typing import Adj
 from torch_geometric.utils import degree
 
-from ._checks import check_edge_index
+from ._checks import check_channels
+from .chunked import ChunkedMessagePassing, edge_pairs
 
 
-class PairMessagePassing(MessagePassing):
+class PairMessagePassing(ChunkedMessagePassing):
     r"""Base of :class:`~sgnn.nn.PairwiseSetConv` and :class:`~sgnn.nn.LatticeConv`.
 
     The message is :math:`W_2\,\sigma(W_1 \mathbf{u}_{ij} + \mathbf{b}_1)` with
     :math:`\mathbf{u}_{ij} = [\mathbf{x}_i, \mathbf{x}_j]` or, with
     ``with_difference``, :math:`[\mathbf{x}_i, \mathbf{x}_j, \mathbf{x}_i -
     \mathbf{x}_j]`. The first layer is linear in :math:`\mathbf{x}_i` and
-    :math:`\mathbf{x}_j` separately, so it is applied to nodes before pairing.
-    With sum or mean aggregation the last layer is linear too and commutes
-    with the aggregation, :math:`\sum_j (W_2 \mathbf{s}_{ij} + \mathbf{b}_2) =
-    W_2 \sum_j \mathbf{s}_{ij} + d_i \mathbf{b}_2`, so :meth:`message` then
-    returns the hidden activations :math:`\mathbf{s}_{ij}` and :math:`W_2` is
-    applied per node: one :math:`E \times H \times F'` product fewer.
-
-    Edges are processed :attr:`edge_chunk_size` at a time and accumulated in place,
-    so the per-edge intermediates stay small enough for the cache whatever
-    the graph's size, which keeps time linear in the number of edges.
+    :math:`\mathbf{x}_j` separately, so it is applied to nodes before pairing
+    (``target`` and ``source`` below). With sum or mean aggregation the last
+    layer is linear too and commutes with the aggregation,
+    :math:`\sum_j (W_2 \mathbf{s}_{ij} + \mathbf{b}_2) = W_2 \sum_j
+    \mathbf{s}_{ij} + d_i \mathbf{b}_2`, so :meth:`message` then returns the
+    hidden activations :math:`\mathbf{s}_{ij}` and :math:`W_2` is applied per
+    node: one :math:`E \times H \times F'` product fewer. The edge loop is
+    :class:`~sgnn.nn.ChunkedMessagePassing`'s.
     """
 
-    #: Edges per chunk of the edge loop.
+    #: Edges per chunk: the messages are only H wide here.
     edge_chunk_size: int = 32768
 
     def __init__(
@@ -45,9 +44,7 @@ class PairMessagePassing(MessagePassing):
         with_difference: bool,
     ) -> None:
         super().__init__(aggr=aggr)
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_channels(in_channels=in_channels, out_channels=out_channels)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.hidden_channels = hidden_channels or out_channels
@@ -60,9 +57,8 @@ class PairMessagePassing(MessagePassing):
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
-        self.lin_pair.reset_parameters()
-        self.lin_msg.reset_parameters()
-        self.lin_root.reset_parameters()
+        for lin in (self.lin_pair, self.lin_msg, self.lin_root):
+            lin.reset_parameters()
 
     def node_terms(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(W_1 u)`` split into its target part (with the bias) and source part."""
@@ -76,37 +72,16 @@ class PairMessagePassing(MessagePassing):
             a, b = a + c, b - c
         return torch.addmm(self.lin_pair.bias, x, a.t()), x @ b.t()
 
-    def propagate_pairs(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        """``lin_root(x)`` plus the aggregated messages along ``edge_index``.
-
-        The edge loop is chunked (see the class docstring) and calls
-        :meth:`message` on each chunk; the result equals :meth:`propagate`.
-        """
+    def propagate_pairs(self, x: Tensor, edge_index: Adj) -> Tensor:
+        """``lin_root(x)`` plus the aggregated messages along ``edge_index`` (a
+        ``(2, E)`` index or a transposed sparse adjacency), through :meth:`propagate`."""
         target, source = self.node_terms(x)
         n = x.size(0)
-        check_edge_index(edge_index, n)
-        src, dst = edge_index[0], edge_index[1]
-        linear = self._linear_after_aggregation
-        width = self.hidden_channels if linear else self.out_channels
-        if self.aggr == "max":
-            out = x.new_full((n, width), float("-inf"))
-        else:
-            out = x.new_zeros(n, width)
-        for start in range(0, src.numel(), self.edge_chunk_size):
-            stop = start + self.edge_chunk_size
-            s, d = src[start:stop], dst[start:stop]
-            msg = self.message(target.index_select(0, d), source.index_select(0, s))
-            if self.aggr == "max":
-                # Out of place: the backward of a maximum needs the result it produced.
-                out = out.scatter_reduce(0, d[:, None].expand_as(msg), msg, "amax")
-            else:
-                out.index_add_(0, d, msg)  # a fresh accumulator: in place is safe for autograd
-        if self.aggr == "max":
-            out = out.masked_fill(torch.isinf(out), 0.0)  # no neighbour: 0, as in PyG
-        if linear:
-            count = degree(dst, n, dtype=out.dtype)
+        out = self.propagate(self.adjacency(edge_index, n), target=target, source=source,
+                             size=(n, n))  # fmt: skip
+        if self._linear_after_aggregation:
+            count = degree(edge_pairs(edge_index, n)[1], n, dtype=out.dtype)
             if self.aggr == "mean":
-                out = out / count.clamp(min=1)[:, None]
                 count = (count > 0).to(out.dtype)  # the mean of the biases is the bias
             out = out @ self.lin_msg.weight.t() + count[:, None] * self.lin_msg.bias
         return self.lin_root(x) + out
@@ -118,3 +93,16 @@ class PairMessagePassing(MessagePassing):
     def message(self, target_i: Tensor, source_j: Tensor) -> Tensor:
         hidden = self.act(target_i + source_j)
         return hidden if self._linear_after_aggregation else self.lin_msg(hidden)
+
+    def message_and_aggregate(self, adj_t: Adj, target: Tensor, source: Tensor) -> Tensor:
+        n = target.size(0)
+        width = self.hidden_channels if self._linear_after_aggregation else self.out_channels
+
+        def messages(src: Tensor, dst: Tensor, edges: slice) -> Tensor:
+            return self.message(target.index_select(0, dst), source.index_select(0, src))
+
+        out = self.chunked_aggregate(adj_t, n, width, messages, target)
+        if self.aggr == "mean":
+            count = degree(edge_pairs(adj_t, n)[1], n, dtype=out.dtype)
+            out = out / count.clamp(min=1)[:, None]
+        return out

@@ -11,11 +11,9 @@ from torch_geometric.nn import MessagePassing
 from torch_geometric.typing import Adj
 from torch_geometric.utils import spmm
 
-from ._checks import check_channels, check_edge_index, check_node_features
+from ._checks import AGGRS, check_channels, check_choice, check_edge_index, check_node_features
 
 __all__ = ["AutomatonConv"]
-
-AGGRS = ("sum", "mean", "max")
 
 
 class AutomatonConv(MessagePassing):
@@ -77,8 +75,7 @@ class AutomatonConv(MessagePassing):
         aggr: str = "sum",
         act: Callable[[], Module] = SiLU,
     ) -> None:
-        if aggr not in AGGRS:
-            raise ValueError(f"aggr must be one of {AGGRS}, got {aggr!r}")
+        check_choice("aggr", aggr, AGGRS)
         super().__init__(aggr=aggr)
         out_channels = state_channels if out_channels is None else out_channels
         check_channels(in_channels=in_channels, minimum=0)

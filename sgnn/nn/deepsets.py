@@ -7,11 +7,9 @@ from torch import Tensor
 from torch.nn import Linear, Module
 from torch_geometric.utils import scatter
 
-from ._checks import check_batch, check_channels
+from ._checks import AGGRS, check_batch, check_channels, check_choice
 
 __all__ = ["DeepSetsLayer"]
-
-POOLS = ("sum", "mean", "max")
 
 
 class DeepSetsLayer(Module):
@@ -44,8 +42,7 @@ class DeepSetsLayer(Module):
                  bias: bool = True) -> None:  # fmt: skip
         super().__init__()
         check_channels(in_channels=in_channels, out_channels=out_channels)
-        if aggr not in POOLS:
-            raise ValueError(f"aggr must be one of {POOLS}, got {aggr!r}")
+        check_choice("aggr", aggr, AGGRS)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.aggr = aggr

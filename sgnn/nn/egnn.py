@@ -8,8 +8,10 @@ from typing import Any, NamedTuple
 from torch import Tensor
 from torch.nn import Linear, Module, ModuleList, SiLU
 
+from .._checks import check_positive_int
 from ._checks import check_channels
 from ._mlp import mlp
+from ._reset import reset_children
 from .egnn_conv import EGNNConv
 from .set_readout import SetReadout
 
@@ -50,7 +52,7 @@ class EGNN(Module):
             (default: :obj:`None`, ``hidden_channels``)
         graph_channels (int, optional): Size of a graph output.
             (default: :obj:`None`, none)
-        readout (str, optional): Readout of the graph output, see
+        graph_aggr (str, optional): Aggregation of the graph readout, see
             :class:`SetReadout`. (default: ``"sum"``)
         act (Callable, optional): Activation. (default: :class:`torch.nn.SiLU`)
         **conv_kwargs: Passed to every :class:`EGNNConv` (``edge_dim``,
@@ -72,7 +74,7 @@ class EGNN(Module):
         num_layers: int,
         out_channels: int | None = None,
         graph_channels: int | None = None,
-        readout: str = "sum",
+        graph_aggr: str = "sum",
         act: Callable[[], Module] = SiLU,
         **conv_kwargs: Any,
     ) -> None:
@@ -80,8 +82,7 @@ class EGNN(Module):
         check_channels(in_channels=in_channels, hidden_channels=hidden_channels)
         if out_channels is not None:
             check_channels(out_channels=out_channels)
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"num_layers must be a positive int, got {num_layers!r}")
+        check_positive_int(num_layers, "num_layers")
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
         self.num_layers = num_layers
@@ -94,16 +95,14 @@ class EGNN(Module):
             for _ in range(num_layers)
         )
         self.head = mlp(hidden_channels, hidden_channels, self.out_channels, act)
-        self.readout = SetReadout(hidden_channels, readout) if graph_channels else None
+        self.readout = SetReadout(hidden_channels, graph_aggr) if graph_channels else None
         self.graph_head = (
             mlp(hidden_channels, hidden_channels, graph_channels, act) if graph_channels else None
         )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for module in self.modules():
-            if module is not self and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+        reset_children(self)
 
     def forward(
         self,

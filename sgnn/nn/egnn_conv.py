@@ -7,15 +7,17 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 from torch.nn import Linear, Module, Sequential, SiLU
-from torch_geometric.nn import MessagePassing
+from torch_geometric.typing import Adj
 from torch_geometric.utils import degree
 
-from ._checks import check_edge_index
+from ._checks import check_channels
+from ._reset import reset_children
+from .chunked import ChunkedMessagePassing, edge_pairs
 
 __all__ = ["EGNNConv"]
 
 
-class EGNNConv(MessagePassing):
+class EGNNConv(ChunkedMessagePassing):
     r"""The E(n)-equivariant graph convolution from `"E(n) Equivariant Graph
     Neural Networks" <https://arxiv.org/abs/2102.09844>`_ (Satorras et al.,
     2021).
@@ -59,10 +61,14 @@ class EGNNConv(MessagePassing):
     to node features before they are gathered onto edges,
     :math:`W[\mathbf{h}_i; \mathbf{h}_j; \dots] = W_1 \mathbf{h}_i + W_2
     \mathbf{h}_j + \dots`, which costs :math:`O(NFH)` instead of
-    :math:`O(EFH)`, and edges are processed ``chunk_size`` at a time, so that
-    the chain of per-edge :math:`E \times H` intermediates stays in cache
-    (on large graphs, edges sorted by target aggregate faster still).
-    :meth:`message` computes one chunk's messages; :meth:`aggregate` is PyG's.
+    :math:`O(EFH)`. :meth:`forward` reaches the messages through
+    :meth:`propagate`; the edges are processed ``edge_chunk_size`` at a time
+    and summed into the output in place
+    (:class:`~sgnn.nn.ChunkedMessagePassing`), so the chain of per-edge
+    :math:`E \times H` intermediates stays in cache (on large graphs, edges
+    sorted by target aggregate faster still). ``edge_index`` may also be a
+    transposed sparse adjacency (``torch.sparse`` COO or CSR, or a
+    ``SparseTensor``); ``edge_attr`` then follows its stored order.
 
     Args:
         in_channels (int): Size :math:`F` of each input node feature.
@@ -88,7 +94,8 @@ class EGNNConv(MessagePassing):
         act (Callable, optional): Activation. (default: :class:`torch.nn.SiLU`)
         eps (float, optional): :math:`\epsilon` of the normalisation.
             (default: ``1e-8``)
-        chunk_size (int, optional): Edges per chunk. (default: ``16384``)
+        edge_chunk_size (int, optional): Edges per chunk of the fused edge
+            loop. (default: ``16384``)
 
     Shapes:
         - **input:** node features :math:`(N, F)`, positions :math:`(N, n)`,
@@ -114,12 +121,11 @@ class EGNNConv(MessagePassing):
         box: float | Tensor | None = None,
         act: Callable[[], Module] = SiLU,
         eps: float = 1e-8,
-        chunk_size: int = 16384,
+        edge_chunk_size: int = 16384,
     ) -> None:
         super().__init__(aggr="sum")
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
-        self.chunk_size = chunk_size
+        check_channels(edge_chunk_size=edge_chunk_size)
+        self.edge_chunk_size = edge_chunk_size
         if coord_aggr not in ("sum", "mean"):
             raise ValueError(f"coord_aggr must be 'sum' or 'mean', got {coord_aggr!r}")
         if residual and in_channels != out_channels:
@@ -164,9 +170,7 @@ class EGNNConv(MessagePassing):
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
-        for module in self.modules():
-            if isinstance(module, Linear):
-                module.reset_parameters()
+        reset_children(self)
         # Small coordinate updates at initialisation, as in the reference code.
         torch.nn.init.xavier_uniform_(self.coord_mlp[-1].weight, gain=0.001)
 
@@ -174,7 +178,7 @@ class EGNNConv(MessagePassing):
         self,
         x: Tensor,
         pos: Tensor,
-        edge_index: Tensor,
+        edge_index: Adj,
         edge_attr: Tensor | None = None,
         vel: Tensor | None = None,
     ) -> tuple[Tensor, Tensor] | tuple[Tensor, Tensor, Tensor]:
@@ -190,8 +194,8 @@ class EGNNConv(MessagePassing):
         if self.velocity and (vel is None or vel.shape != pos.shape):
             raise ValueError("the velocity variant needs vel of the same shape as pos")
         n = x.size(0)
-        check_edge_index(edge_index, n)
-        num_edges = edge_index.size(1)
+        _, dst = edge_pairs(edge_index, n)
+        num_edges = dst.numel()
         if edge_attr is not None and (edge_attr.dim() != 2 or edge_attr.size(0) != num_edges
                                       or edge_attr.size(1) != self.edge_dim):  # fmt: skip
             raise ValueError(f"edge_attr must have shape (E, {self.edge_dim}) with E = "
@@ -199,29 +203,12 @@ class EGNNConv(MessagePassing):
         if self.box is not None and pos.size(1) != self.box.numel():
             raise ValueError(f"pos must have {self.box.numel()} columns, one per box length, "
                              f"got {pos.size(1)}")
-        src, dst = edge_index[0], edge_index[1]
         weight, bias = self.edge_lin1.weight, self.edge_lin1.bias
         f = self.in_channels
         target = torch.addmm(bias, x, weight[:, :f].t())  # W_1 h_i + b, per node
         source = x @ weight[:, f : 2 * f].t()  # W_2 h_j, per node
-        box = None if self.box is None else self.box.to(pos.dtype)
-        messages = []
-        for start in range(0, src.numel(), self.chunk_size):
-            s, d = src[start : start + self.chunk_size], dst[start : start + self.chunk_size]
-            diff = pos[d] - pos[s]
-            if box is not None:
-                diff = diff - box * torch.round(diff / box)
-            dist2 = (diff * diff).sum(dim=1, keepdim=True)
-            pre = target.index_select(0, d) + source.index_select(0, s)
-            pre = torch.addcmul(pre, dist2, weight[:, 2 * f])
-            if edge_attr is not None:
-                attr = edge_attr[start : start + self.chunk_size]
-                pre = pre + attr @ weight[:, 2 * f + 1 :].t()
-            messages.append(self.message(pre, diff, dist2))
-        if messages:
-            out = self.aggregate(torch.cat(messages), dst, dim_size=n)
-        else:
-            out = x.new_zeros(n, self.hidden_channels + pos.size(1))
+        out = self.propagate(self.adjacency(edge_index, n), target=target, source=source,
+                             pos=pos, edge_attr=edge_attr, size=(n, n))  # fmt: skip
         hidden = self.hidden_channels
         m_sum, shift = out[:, :hidden], out[:, hidden:]
         if self.coord_aggr == "mean":
@@ -236,7 +223,20 @@ class EGNNConv(MessagePassing):
             return h, pos + vel_out, vel_out
         return h, pos + shift
 
-    def message(self, pre: Tensor, diff: Tensor, dist2: Tensor) -> Tensor:
+    def message(self, target_i: Tensor, source_j: Tensor, pos_i: Tensor, pos_j: Tensor,
+                edge_attr: Tensor | None) -> Tensor:  # fmt: skip
+        """``[m_ij, (x_i - x_j) phi_x(m_ij)]`` for a slice of edges, from the node terms
+        ``W_1 h + b`` and ``W_2 h`` gathered onto it (see the class docstring)."""
+        diff = pos_i - pos_j
+        if self.box is not None:
+            box = self.box.to(diff.dtype)
+            diff = diff - box * torch.round(diff / box)
+        dist2 = (diff * diff).sum(dim=1, keepdim=True)
+        f = self.in_channels
+        weight = self.edge_lin1.weight
+        pre = torch.addcmul(target_i + source_j, dist2, weight[:, 2 * f])
+        if edge_attr is not None:
+            pre = pre + edge_attr @ weight[:, 2 * f + 1 :].t()
         m = self.edge_mlp(pre)
         if self.att_lin is not None:
             m = m * torch.sigmoid(self.att_lin(m))
@@ -246,6 +246,16 @@ class EGNNConv(MessagePassing):
         if self.normalize:
             diff = diff / (torch.sqrt(dist2).detach() + self.eps)
         return torch.cat([m, diff * phi], dim=1)
+
+    def message_and_aggregate(self, adj_t: Adj, target: Tensor, source: Tensor, pos: Tensor,
+                              edge_attr: Tensor | None) -> Tensor:  # fmt: skip
+        def messages(src: Tensor, dst: Tensor, edges: slice) -> Tensor:
+            attr = None if edge_attr is None else edge_attr[edges]
+            return self.message(target.index_select(0, dst), source.index_select(0, src),
+                                pos.index_select(0, dst), pos.index_select(0, src), attr)
+
+        width = self.hidden_channels + pos.size(1)
+        return self.chunked_aggregate(adj_t, target.size(0), width, messages, target)
 
     def __repr__(self) -> str:
         options = [f"hidden_channels={self.hidden_channels}"]

@@ -6,12 +6,12 @@ from collections.abc import Callable
 
 from torch import Tensor
 from torch.nn import Module, SiLU
+from torch_geometric.typing import Adj
 
+from ._checks import AGGRS, check_choice
 from ._pair_message import PairMessagePassing
 
 __all__ = ["LatticeConv"]
-
-AGGRS = ("sum", "mean", "max")
 
 
 class LatticeConv(PairMessagePassing):
@@ -59,13 +59,12 @@ class LatticeConv(PairMessagePassing):
         aggr: str = "mean",
         act: Callable[[], Module] = SiLU,
     ) -> None:
-        if aggr not in AGGRS:
-            raise ValueError(f"aggr must be one of {AGGRS}, got {aggr!r}")
+        check_choice("aggr", aggr, AGGRS)
         super().__init__(in_channels, out_channels, hidden_channels, aggr, act,
                          with_difference=False)  # fmt: skip
         self.reset_parameters()
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Adj) -> Tensor:
         return self.propagate_pairs(x, edge_index)
 
     def __repr__(self) -> str:

@@ -8,9 +8,10 @@ from typing import Any
 from torch import Tensor
 from torch.nn import Linear, Module, ModuleList, Sequential, SiLU
 
-from ..data.transforms import dilated_edge_key
+from ..pool import dilated_edge_key
 from ._checks import check_channels
 from ._mlp import mlp
+from ._reset import reset_children
 from .lattice_conv import LatticeConv
 
 __all__ = ["LatticeGNN"]
@@ -46,7 +47,7 @@ class LatticeGNN(Module):
     Shapes:
         - **input:** a ``Data`` (or batch) with ``x`` of shape
           :math:`(N, F_{in})`, ``edge_index``, and for every dilation
-          :math:`d > 1` the edges under :func:`~sgnn.data.dilated_edge_key` ``(d)``
+          :math:`d > 1` the edges under :func:`~sgnn.pool.dilated_edge_key` ``(d)``
           (:class:`~sgnn.data.AddDilatedEdges` adds them)
         - **output:** :math:`(N, F_{out})`
     """
@@ -78,9 +79,7 @@ class LatticeGNN(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for module in self.modules():
-            if module is not self and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+        reset_children(self)
 
     def forward(self, data: Any) -> Tensor:
         x = data.x

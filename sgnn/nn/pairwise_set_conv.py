@@ -7,14 +7,13 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 from torch.nn import Module, ReLU
-from torch_geometric.utils import to_dense_batch
+from torch_geometric.typing import Adj
+from torch_geometric.utils import is_sparse, to_dense_batch
 
-from ._checks import check_batch
+from ._checks import AGGRS, check_batch, check_channels, check_choice
 from ._pair_message import PairMessagePassing
 
 __all__ = ["PairwiseSetConv"]
-
-AGGRS = ("sum", "mean", "max")
 
 
 def _amax_over_sources(m: Tensor, width: int = 32) -> Tensor:
@@ -55,7 +54,7 @@ class PairwiseSetConv(PairMessagePassing):
     permutation-equivariant, and its parameters do not depend on the set size.
 
     **Memory.** The complete graph is never stored: elements are laid out as
-    a dense ``(B, n_max, F)`` batch and the pairs of ``chunk_size`` target
+    a dense ``(B, n_max, F)`` batch and the pairs of ``target_chunk_size`` target
     elements at a time are formed, so the pairwise tensor holds
     :math:`B \cdot \text{chunk} \cdot n_{\max} \cdot H` numbers (``H`` hidden
     units) instead of :math:`B n_{\max}^2 H`. By default the chunk is sized
@@ -65,7 +64,7 @@ class PairwiseSetConv(PairMessagePassing):
     cache-sized chunks ran 4x faster than chunks of 256 targets on one
     thread (5.7 s against 23 s), as fast on two (about 10 s each), and need
     12 MB instead of 350 MB. Time is :math:`O(n^2 H F)` per set. In training,
-    autograd keeps every chunk's activations; pass ``checkpoint=True`` to
+    autograd keeps every chunk's activations; pass ``gradient_checkpointing=True`` to
     recompute them in the backward pass instead. The first layer is applied
     to elements before pairing,
     :math:`W_1[\mathbf{x}_i, \mathbf{x}_j, \mathbf{x}_i - \mathbf{x}_j] =
@@ -83,9 +82,10 @@ class PairwiseSetConv(PairMessagePassing):
             network. (default: :obj:`None`, ``out_channels``)
         aggr (str, optional): ``"sum"``, ``"mean"`` or ``"max"``.
             (default: ``"max"``)
-        chunk_size (int, optional): Target elements per chunk.
+        target_chunk_size (int, optional): Target elements per chunk.
             (default: :obj:`None`, chosen from :attr:`pair_budget`)
-        checkpoint (bool, optional): Recompute chunks in the backward pass.
+        gradient_checkpointing (bool, optional): Recompute chunks in the
+            backward pass instead of storing their activations.
             (default: :obj:`False`)
         act (Callable, optional): :math:`\sigma`. (default: :class:`torch.nn.ReLU`)
 
@@ -96,7 +96,7 @@ class PairwiseSetConv(PairMessagePassing):
         - **output:** :math:`(N, F_{out})`
     """
 
-    #: Numbers in one chunk's pairwise tensor when ``chunk_size`` is None.
+    #: Numbers in one chunk's pairwise tensor when ``target_chunk_size`` is None.
     pair_budget: int = 1 << 18
 
     def __init__(
@@ -105,24 +105,27 @@ class PairwiseSetConv(PairMessagePassing):
         out_channels: int,
         hidden_channels: int | None = None,
         aggr: str = "max",
-        chunk_size: int | None = None,
-        checkpoint: bool = False,
+        target_chunk_size: int | None = None,
+        gradient_checkpointing: bool = False,
         act: Callable[[], Module] = ReLU,
     ) -> None:
-        if aggr not in AGGRS:
-            raise ValueError(f"aggr must be one of {AGGRS}, got {aggr!r}")
-        if chunk_size is not None and (isinstance(chunk_size, bool)
-                                       or not isinstance(chunk_size, int) or chunk_size < 1):
-            raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
+        check_choice("aggr", aggr, AGGRS)
+        if target_chunk_size is not None:
+            check_channels(target_chunk_size=target_chunk_size)
         super().__init__(in_channels, out_channels, hidden_channels, aggr, act,
                          with_difference=True)  # fmt: skip
-        self.chunk_size = chunk_size
-        self.checkpoint = checkpoint
+        self.target_chunk_size = target_chunk_size
+        self.gradient_checkpointing = gradient_checkpointing
         self.reset_parameters()
 
-    def forward(
-        self, x: Tensor, batch: Tensor | None = None, edge_index: Tensor | None = None
-    ) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Adj | None = None,
+                batch: Tensor | None = None) -> Tensor:  # fmt: skip
+        """Pairs of the complete graph of each set of ``batch``, or the pairs of
+        ``edge_index`` (a ``(2, E)`` index or a sparse adjacency) when given."""
+        if isinstance(edge_index, Tensor) and not is_sparse(edge_index) and edge_index.dim() == 1:
+            raise TypeError("edge_index must be a (2, E) index or a sparse adjacency, got a "
+                            "1-D tensor: pass the set assignment as batch=... (the order is "
+                            "PyG's conv(x, edge_index, batch) since sgnn 0.2)")  # fmt: skip
         if edge_index is not None:
             return self.propagate_pairs(x, edge_index)
         target, source = self.node_terms(x)
@@ -133,7 +136,7 @@ class PairwiseSetConv(PairMessagePassing):
         t, mask = to_dense_batch(target, batch)  # (B, n, H)
         s, _ = to_dense_batch(source, batch)
         num_sets, n = t.shape[:2]
-        size = self.chunk_size or max(1, self.pair_budget // (num_sets * n * t.size(2)))
+        size = self.target_chunk_size or max(1, self.pair_budget // (num_sets * n * t.size(2)))
         # Padding slots exist only when the sets differ in size.
         padding = None if bool(mask.all()) else ~mask
         # Written in place rather than concatenated: thousands of small chunk results kept
@@ -142,7 +145,7 @@ class PairwiseSetConv(PairMessagePassing):
         out = t.new_empty(num_sets, n, self.out_channels)
         for start in range(0, n, size):
             stop = min(n, start + size)
-            if self.checkpoint and torch.is_grad_enabled():
+            if self.gradient_checkpointing and torch.is_grad_enabled():
                 chunk = torch.utils.checkpoint.checkpoint(
                     self._chunk, t, s, padding, start, stop, use_reentrant=False
                 )

@@ -12,6 +12,7 @@ from torch import Tensor
 from torch.nn import Module
 
 from ._checks import check_edge_index, check_node_features
+from ._reset import reset_children
 
 __all__ = ["Recurrent", "RecurrentOutput", "graph_diameter_bound"]
 
@@ -188,10 +189,7 @@ class Recurrent(Module):
         self.num_hops = hops
 
     def reset_parameters(self) -> None:
-        for module in (self.block, self.init, self.head):
-            for m in [] if module is None else module.modules():
-                if hasattr(m, "reset_parameters") and m is not self:
-                    m.reset_parameters()
+        reset_children(self)
 
     # ----------------------------------------------------------------- helpers
     def step(self, state: Tensor, u: Tensor) -> Tensor:

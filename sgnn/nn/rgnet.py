@@ -4,22 +4,34 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 from torch.nn import Linear, Module, ModuleList, Sequential, SiLU
 from torch_geometric.utils import scatter
 
-from ..data.hierarchy import check_reductions, coarse_grain, refine
-from ._checks import check_channels
+from ..pool import check_reductions, coarse_grain, refine
+from ._checks import AGGRS, check_channels
 from ._mlp import mlp
+from ._reset import reset_children
 from .lattice_conv import LatticeConv
 
-__all__ = ["RGNet"]
+__all__ = ["RGNet", "RGNetOutput"]
 
 MODES = ("exact", "unet")
-POOLS = ("mean", "sum", "max")
+
+
+class RGNetOutput(NamedTuple):
+    """What :class:`RGNet` returns, whatever its options: ``node``, the node outputs
+    of level 0, :math:`(N_0, C_{out})`; ``graph``, the graph outputs :math:`(B, C_g)`
+    when the model has ``graph_channels``, else :obj:`None`; ``levels``, the node
+    outputs of every level, level 0 first, with ``return_levels=True``, else
+    :obj:`None`."""
+
+    node: Tensor
+    graph: Tensor | None = None
+    levels: list[Tensor] | None = None
 
 
 class RGNet(Module):
@@ -28,7 +40,7 @@ class RGNet(Module):
     Input features :math:`\mathbf{x}` live on level 0 of a
     :class:`~sgnn.data.HierarchicalData`. They are lifted to every level by
     block pooling, :math:`\mathbf{x}^{(k+1)} = P\mathbf{x}^{(k)}`
-    (:func:`~sgnn.data.coarse_grain`), encoded by one shared map, and then
+    (:func:`~sgnn.pool.coarse_grain`), encoded by one shared map, and then
     processed from the coarsest level down:
 
     .. math::
@@ -38,7 +50,7 @@ class RGNet(Module):
             R\,\mathbf{h}^{(k+1)}\big), \qquad k = K - 1, \dots, 0,
 
     where :math:`R` copies a block's state to its sites
-    (:func:`~sgnn.data.refine`) and the block :math:`B` (a linear mix followed
+    (:func:`~sgnn.pool.refine`) and the block :math:`B` (a linear mix followed
     by ``depth`` residual :class:`LatticeConv` layers on the level's lattice) is
     the *same* module at every level. The number of levels comes from the
     input, so one set of parameters runs on any lattice size. Node outputs are
@@ -66,7 +78,7 @@ class RGNet(Module):
         mode (str, optional): ``"exact"`` or ``"unet"``. (default: ``"exact"``)
         depth (int, optional): :class:`LatticeConv` layers per block.
             (default: ``2``)
-        pool (str or Sequence[str], optional): Reduction of :math:`P`,
+        reduce (str or Sequence[str], optional): Reduction of :math:`P`,
             ``"mean"``, ``"sum"`` or ``"max"``, or one of these per input
             channel (max-pooling an indicator keeps it at 1 on every level,
             where a mean would dilute it by :math:`b^{-2}` per level).
@@ -76,7 +88,7 @@ class RGNet(Module):
         level_aggr (str, optional): How the graph readout combines levels,
             ``"mean"`` or ``"sum"``. (default: ``"mean"``)
         act (Callable, optional): Activation. (default: :class:`torch.nn.SiLU`)
-        renormalise (float, optional): Rescale the fluctuations of the
+        renormalize (float, optional): Rescale the fluctuations of the
             mean-pooled channels by this factor at every level,
             :math:`x^{(k+1)} = \bar{x} + s\,(P x^{(k)} - \bar{x})` with
             :math:`\bar{x}` the graph's mean of the level. For inputs with
@@ -90,9 +102,9 @@ class RGNet(Module):
         - **input:** a :class:`~sgnn.data.HierarchicalData` (or a batch of
           them, all with the same ``num_levels``) with ``x`` of shape
           :math:`(N_0, F_{in})`
-        - **output:** node outputs :math:`(N_0, F_{out})`; with
-          ``graph_channels`` also :math:`(B, F_{graph})`; with
-          ``return_levels=True`` the list of node outputs of every level
+        - **output:** an :class:`RGNetOutput`: ``node`` :math:`(N_0, F_{out})`;
+          ``graph`` :math:`(B, F_{graph})` with ``graph_channels``; ``levels``,
+          the node outputs of every level, with ``return_levels=True``
     """
 
     def __init__(
@@ -102,41 +114,41 @@ class RGNet(Module):
         out_channels: int,
         mode: str = "exact",
         depth: int = 2,
-        pool: str | Sequence[str] = "mean",
+        reduce: str | Sequence[str] = "mean",
         graph_channels: int | None = None,
         level_aggr: str = "mean",
         act: Callable[[], Module] = SiLU,
-        renormalise: float | None = None,
+        renormalize: float | None = None,
     ) -> None:
         super().__init__()
         check_channels(in_channels=in_channels, hidden_channels=hidden_channels,
                        out_channels=out_channels)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if isinstance(pool, str):
-            if pool not in POOLS:
-                raise ValueError(f"pool must be one of {POOLS} or one per input channel, "
-                                 f"got {pool!r}")  # fmt: skip
+        if isinstance(reduce, str):
+            if reduce not in AGGRS:
+                raise ValueError(f"reduce must be one of {AGGRS} or one per input channel, "
+                                 f"got {reduce!r}")  # fmt: skip
         else:
-            pool = check_reductions(pool, in_channels)
-            if not set(pool) <= set(POOLS):
-                raise ValueError(f"pool entries must be in {POOLS}, got {pool!r}")
+            reduce = check_reductions(reduce, in_channels)
+            if not set(reduce) <= set(AGGRS):
+                raise ValueError(f"reduce entries must be in {AGGRS}, got {reduce!r}")
         if level_aggr not in ("mean", "sum"):
             raise ValueError(f"level_aggr must be 'mean' or 'sum', got {level_aggr!r}")
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
             raise ValueError(f"depth must be a non-negative int, got {depth!r}")
-        if renormalise is not None and not (isinstance(renormalise, (int, float))
-                                            and math.isfinite(renormalise) and renormalise > 0):
-            raise ValueError(f"renormalise must be a positive number, got {renormalise!r}")
+        if renormalize is not None and not (isinstance(renormalize, (int, float))
+                                            and math.isfinite(renormalize) and renormalize > 0):
+            raise ValueError(f"renormalize must be a positive number, got {renormalize!r}")
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
         self.out_channels = out_channels
         self.mode = mode
         self.depth = depth
-        self.pool = pool
-        self.renormalise = renormalise
-        means = [pool == "mean"] * in_channels if isinstance(pool, str) else [
-            r == "mean" for r in pool]  # fmt: skip
+        self.reduce = reduce
+        self.renormalize = renormalize
+        means = [reduce == "mean"] * in_channels if isinstance(reduce, str) else [
+            r == "mean" for r in reduce]  # fmt: skip
         self._mean_columns = [i for i, is_mean in enumerate(means) if is_mean]
         self.graph_channels = graph_channels
         self.level_aggr = level_aggr
@@ -153,9 +165,7 @@ class RGNet(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for module in self.modules():
-            if module is not self and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+        reset_children(self)
 
     def _block(self, own: Tensor, other: Tensor, edge_index: Tensor, up: bool = False) -> Tensor:
         mix, convs = (self.mix_up, self.convs_up) if up else (self.mix, self.convs)
@@ -164,7 +174,7 @@ class RGNet(Module):
             h = h + self.act(conv(h, edge_index))
         return h
 
-    def forward(self, data: Any, return_levels: bool = False) -> Any:
+    def forward(self, data: Any, return_levels: bool = False) -> RGNetOutput:
         levels = _num_levels(data)
         x = data.x
         if x.dim() != 2 or x.size(1) != self.in_channels:
@@ -174,7 +184,7 @@ class RGNet(Module):
         sizes = [data.level_size(k) for k in range(levels)]
         lifted = [x]
         for k in range(levels - 1):
-            batch = data[f"batch_{k + 1}"] if self.renormalise is not None else None
+            batch = data.level_batch(k + 1) if self.renormalize is not None else None
             lifted.append(self.lift(lifted[k], graphs[k][2], batch, sizes[k + 1]))
         encoded = [self.encoder(v) for v in lifted]
         if self.mode == "unet":  # fine-to-coarse pass, then the same top-down pass
@@ -190,12 +200,11 @@ class RGNet(Module):
             if k < levels - 1:
                 above = refine(states[k + 1], graphs[k][2])
             states[k] = self._block(encoded[k], above, graphs[k][0])
-        if return_levels:
-            return [self.head(h) for h in states]
-        output = self.head(states[0])  # the coarse levels' heads are needed only on request
-        if self.graph_head is None:
-            return output
-        return output, self._graph_output(data, states, levels)
+        # The coarse levels' heads are needed only on request.
+        heads = [self.head(h) for h in states] if return_levels else None
+        node = heads[0] if heads is not None else self.head(states[0])
+        graph = None if self.graph_head is None else self._graph_output(data, states, levels)
+        return RGNetOutput(node, graph, heads)
 
     def lift(self, x: Tensor, cluster: Tensor, batch: Tensor | None = None,
              dim_size: int | None = None) -> Tensor:  # fmt: skip
@@ -205,18 +214,18 @@ class RGNet(Module):
             x (torch.Tensor): Inputs of a level, :math:`(N_k, F_{in})`.
             cluster (torch.Tensor): Block of every node, :math:`(N_k,)`.
             batch (torch.Tensor, optional): Graph of every block,
-                :math:`(N_{k+1},)`; needed with ``renormalise`` (default: one graph).
+                :math:`(N_{k+1},)`; needed with ``renormalize`` (default: one graph).
             dim_size (int, optional): Number of blocks.
         """
-        out = coarse_grain(x, cluster, self.pool, dim_size=dim_size)
-        if self.renormalise is None or not self._mean_columns:
+        out = coarse_grain(x, cluster, self.reduce, dim_size=dim_size)
+        if self.renormalize is None or not self._mean_columns:
             return out
         if batch is None:
             batch = torch.zeros(out.size(0), dtype=torch.long, device=out.device)
         cols = self._mean_columns
         mean = scatter(out[:, cols], batch, dim=0, reduce="mean")[batch]
         out = out.clone()
-        out[:, cols] = mean + self.renormalise * (out[:, cols] - mean)
+        out[:, cols] = mean + self.renormalize * (out[:, cols] - mean)
         return out
 
     def _graph_output(self, data: Any, states: list[Tensor], levels: int) -> Tensor:
@@ -226,14 +235,14 @@ class RGNet(Module):
         num_graphs = int(data.num_graphs) if hasattr(data, "num_graphs") else 1
         readouts = []
         for k, h in enumerate(states):
-            batch = batch0 if k == 0 else data[f"batch_{k}"]
+            batch = batch0 if k == 0 else data.level_batch(k)
             readouts.append(scatter(h, batch, dim=0, dim_size=num_graphs, reduce="mean"))
         stacked = torch.stack(readouts)
         pooled = stacked.mean(0) if self.level_aggr == "mean" else stacked.sum(0)
         return self.graph_head(pooled)
 
     def __repr__(self) -> str:
-        extra = f", renormalise={self.renormalise}" if self.renormalise is not None else ""
+        extra = f", renormalize={self.renormalize}" if self.renormalize is not None else ""
         extra += f", graph_channels={self.graph_channels}" if self.graph_channels else ""
         return (
             f"{type(self).__name__}({self.in_channels}, {self.hidden_channels}, "

@@ -11,11 +11,11 @@ from torch_geometric.nn.aggr import (
     SumAggregation,
 )
 
-from ._checks import check_batch, check_channels
+from ._checks import AGGRS, check_batch, check_channels, check_choice
 
 __all__ = ["SetReadout"]
 
-READOUTS = ("sum", "mean", "max", "attention")
+READOUTS = (*AGGRS, "attention")
 
 
 class SetReadout(Module):
@@ -45,8 +45,7 @@ class SetReadout(Module):
     def __init__(self, in_channels: int, aggr: str = "mean") -> None:
         super().__init__()
         check_channels(in_channels=in_channels)
-        if aggr not in READOUTS:
-            raise ValueError(f"aggr must be one of {READOUTS}, got {aggr!r}")
+        check_choice("aggr", aggr, READOUTS)
         self.in_channels = in_channels
         self.aggr = aggr
         if aggr == "attention":

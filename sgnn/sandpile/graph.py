@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._checks import check_lattice_shape
 from ._memory import check_fits
 
 __all__ = ["SandpileGraph"]
@@ -350,23 +351,13 @@ class SandpileGraph:
 
 def _check_shape(shape: Any, fits: bool = True) -> tuple[int, int]:
     """``(H, W)`` as ints; with ``fits``, refuse lattices whose graph cannot fit in memory."""
-    try:
-        dims = tuple(shape)
-    except TypeError:
-        raise TypeError(f"shape must be a tuple (H, W) of positive ints, got {shape!r}") from None
-    if len(dims) != 2:
-        raise ValueError(f"shape must be a tuple (H, W) of two positive ints, got {shape!r}")
-    for d in dims:
-        if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
-            raise TypeError(f"shape must be a tuple (H, W) of positive ints, got {shape!r}")
-        if d < 1:
-            raise ValueError(f"shape must be a tuple (H, W) of positive ints, got {shape!r}")
+    dims = check_lattice_shape(shape)
     if dims[0] * dims[1] > _MAX_NODES:
         raise ValueError(f"shape {dims} has more than {_MAX_NODES} sites")
     if fits:
         check_fits(BYTES_PER_SITE * int(dims[0]) * int(dims[1]), "shape",
                    f"a {dims[0]}x{dims[1]} lattice")  # fmt: skip
-    return int(dims[0]), int(dims[1])
+    return dims
 
 
 @lru_cache(maxsize=16)

@@ -9,14 +9,12 @@ from typing import Any
 
 import numpy as np
 
+from .._names import SAMPLE_TARGETS
 from .engine import add_grain, avalanche_sizes
 from .exact import sample_recurrent
 
 __all__ = ["SAMPLE_TARGETS", "avalanche_sample"]
 
-#: The kinds of sample :func:`avalanche_sample` makes: the footprint of one
-#: avalanche, or the hazard map (avalanche size of a grain at every site).
-SAMPLE_TARGETS = ("footprint", "hazard")
 _MAX_TRIES = 1000
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -12,9 +11,10 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from ..data.hierarchy import coarse_grain, coarse_grain_hierarchy
-from ..data.lattice import check_lattice_shape
+from ..data.hierarchy import HierarchicalData, coarse_grain_hierarchy
+from ..data.lattice import check_lattice_shape, data_lattice_shape
 from ..data.transforms import LatticeSymmetry, lattice_symmetry
+from ..pool import coarse_grain
 
 __all__ = [
     "assert_coarse_graining_equivariant",
@@ -26,8 +26,6 @@ __all__ = [
 
 Forward = Callable[[torch.nn.Module, Data], Any]
 KINDS = ("node", "graph", "edge", "position", "vector", "ignore")
-# Coarse levels of a HierarchicalData index their own nodes, not the permuted ones.
-_LEVEL_EDGES = re.compile(r"^edge_index_\d+$")
 BASE_TOL = {torch.float64: 1e-9, torch.float32: 1e-4, torch.float16: 1e-2, torch.bfloat16: 1e-2}
 
 
@@ -105,6 +103,11 @@ def assert_permutation_equivariant(
         got = _outputs(module, moved, forward, output, prepare)
         for index, (kind, ref, out) in enumerate(zip(_kinds(output, reference), reference, got,
                                                      strict=True)):  # fmt: skip
+            if kind == "ignore":
+                continue
+            if ref is None or out is None:  # an absent optional output must stay absent
+                _compare(out, ref, dtype, atol, f"output {index} ({kind})")
+                continue
             expected = ref[perm] if kind in ("node", "position", "vector") else ref
             _compare(out, expected, dtype, atol,
                      f"permutation trial {trial}: output {index} ({kind})")  # fmt: skip
@@ -170,6 +173,11 @@ def assert_en_equivariant(
         got = _outputs(module, moved, forward, output, prepare)
         what = f"E({dim}) trial {trial} (det Q = {int(torch.det(q).round())})"
         for index, (kind, ref, out) in enumerate(zip(kinds, reference, got, strict=True)):
+            if kind == "ignore":
+                continue
+            if ref is None or out is None:  # an absent optional output must stay absent
+                _compare(out, ref, dtype, atol, f"output {index} ({kind})")
+                continue
             expected = ref
             if kind in ("node", "position", "vector"):
                 expected = expected[perm]
@@ -194,7 +202,12 @@ def assert_lattice_symmetric(
     Builds :math:`g \cdot G` with :class:`~sgnn.data.LatticeSymmetry` (nodes,
     features and positions move; ``edge_index`` is rebuilt) and checks
     :math:`f(g \cdot G) = g \cdot f(G)`: ``"node"`` outputs move with their
-    sites, ``"graph"`` outputs are invariant.
+    sites, ``"vector"`` outputs also turn by :math:`g`'s :math:`2 \times 2`
+    matrix :math:`R_g` on lattice coordinates ``(row, col)``, ``"position"``
+    outputs map as lattice coordinates, :math:`R_g \mathbf{p} + \mathbf{t}_g`,
+    ``"edge"`` outputs follow their edges into the re-coalesced order of the
+    transformed ``edge_index``, ``"graph"`` outputs are invariant and
+    ``"ignore"`` outputs are not compared.
 
     Args:
         module (torch.nn.Module): The module under test.
@@ -206,18 +219,60 @@ def assert_lattice_symmetric(
             (default: :obj:`None`)
     """
     module, data = _prepare(module, data, dtype)
-    if "lattice_shape" not in data:
-        raise ValueError("data needs lattice_shape (H, W); build it with sandpile_to_data")
-    shape = tuple(int(v) for v in data.lattice_shape.view(-1)[:2])
+    shape = data_lattice_shape(data)
 
     reference = _outputs(module, data, forward, output, prepare)
     kinds = _kinds(output, reference)
     for element in range(8):
-        perm, _ = lattice_symmetry(shape, element)
-        got = _outputs(module, LatticeSymmetry(element)(data), forward, output, prepare)
+        perm, new_shape = lattice_symmetry(shape, element)
+        moved = LatticeSymmetry(element)(data)
+        got = _outputs(module, moved, forward, output, prepare)
+        rot, shift = _d4_action(shape, new_shape, perm, element)
         for index, (kind, ref, out) in enumerate(zip(kinds, reference, got, strict=True)):
-            expected = ref[perm] if kind in ("node", "position", "vector") else ref
+            if kind == "ignore":
+                continue
+            if ref is None or out is None:  # an absent optional output must stay absent
+                _compare(out, ref, dtype, atol, f"output {index} ({kind})")
+                continue
+            if kind == "edge":
+                expected = ref[_edge_map(data.edge_index, moved.edge_index, perm)]
+            elif kind in ("node", "position", "vector"):
+                expected = ref[perm]
+                if kind in ("position", "vector"):
+                    expected = expected @ rot.to(expected.dtype).t()
+                if kind == "position":
+                    expected = expected + shift.to(expected.dtype)
+            else:
+                expected = ref
             _compare(out, expected, dtype, atol, f"D4 element {element}: output {index} ({kind})")
+
+
+def _d4_action(shape: tuple[int, int], new_shape: tuple[int, int], perm: Tensor,
+               element: int) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """The 2x2 matrix :math:`R` and shift :math:`t` with which lattice coordinates
+    ``(row, col)`` of a site map to the coordinates of its image: ``R p + t``."""
+    quarter = torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=torch.float64)  # as numpy.rot90
+    rot = torch.linalg.matrix_power(quarter, element % 4)
+    if element >= 4:
+        rot = torch.tensor([[1.0, 0.0], [0.0, -1.0]], dtype=torch.float64) @ rot  # fliplr
+    old = perm[0]
+    old_pos = torch.tensor([old // shape[1], old % shape[1]], dtype=torch.float64)
+    return rot, torch.zeros(2, dtype=torch.float64) - rot @ old_pos  # the image of site 0 is (0, 0)
+
+
+def _edge_map(old: Tensor, new: Tensor, perm: Tensor) -> Tensor:
+    """``index`` with ``new[:, k]`` the image of ``old[:, index[k]]``: edge outputs of
+    the transformed graph are the reference's, in the re-coalesced order."""
+    n = int(perm.numel())
+    perm = perm.to(old.device)
+    old_key = old[0] * n + old[1]
+    new_key = perm[new[0]] * n + perm[new[1]]
+    order = torch.argsort(old_key)
+    found = torch.searchsorted(old_key[order], new_key)
+    found = found.clamp(max=old_key.numel() - 1)
+    if not torch.equal(old_key[order][found], new_key):
+        raise ValueError("the transformed edges are not the images of the original ones")
+    return order[found]
 
 
 def assert_coarse_graining_equivariant(
@@ -225,7 +280,7 @@ def assert_coarse_graining_equivariant(
     shape: tuple[int, int],
     in_channels: int | None = None,
     factor: int = 2,
-    pool: str | Sequence[str] | None = None,
+    reduce: str | Sequence[str] | None = None,
     seed: int = 0,
     dtype: torch.dtype = torch.float64,
     atol: float | None = None,
@@ -233,10 +288,11 @@ def assert_coarse_graining_equivariant(
     r"""Assert :math:`f(P\mathbf{x})^{(k)} = f(\mathbf{x})^{(k+1)}` at every level :math:`k`.
 
     Draws random features :math:`\mathbf{x}` on the ``shape`` lattice, pools
-    them to the lattice :math:`b` times smaller (:math:`P`, ``pool``), and
+    them to the lattice :math:`b` times smaller (:math:`P`, ``reduce``), and
     compares the per-level outputs of ``model`` on both, each with its
     natural hierarchy. ``model(data, return_levels=True)`` must return the
-    list of node outputs of every level, as :class:`~sgnn.nn.RGNet` does.
+    node outputs of every level, as the ``levels`` field of its output (as
+    :class:`~sgnn.nn.RGNet` does) or as a list.
 
     Args:
         model (torch.nn.Module): The model under test.
@@ -244,8 +300,8 @@ def assert_coarse_graining_equivariant(
         in_channels (int, optional): Input feature size; ``model.in_channels``
             if omitted.
         factor (int, optional): Block side :math:`b`. (default: ``2``)
-        pool (str or Sequence[str], optional): The pooling :math:`P` the model
-            lifts with, as :func:`~sgnn.data.coarse_grain` takes it.
+        reduce (str or Sequence[str], optional): The pooling :math:`P` the model
+            lifts with, as :func:`~sgnn.pool.coarse_grain` takes it.
             (default: :obj:`None`: ``model.lift(x, cluster)`` if the model has
             one, as :class:`~sgnn.nn.RGNet` does, else ``"mean"``)
         seed, dtype, atol: As in :func:`assert_permutation_equivariant`.
@@ -262,14 +318,14 @@ def assert_coarse_graining_equivariant(
     fine = coarse_grain_hierarchy((h, w), factor)
     coarse = coarse_grain_hierarchy((h // factor, w // factor), factor)
     with torch.no_grad():
-        if pool is None and callable(getattr(model, "lift", None)):
+        if reduce is None and callable(getattr(model, "lift", None)):
             px = model.lift(x, fine.cluster[0], dim_size=fine.num_nodes(1))
         else:
-            px = coarse_grain(x, fine.cluster[0], "mean" if pool is None else pool)
+            px = coarse_grain(x, fine.cluster[0], "mean" if reduce is None else reduce)
     with torch.no_grad():
-        out_fine = model(_lattice_data(x, fine, (h, w)), return_levels=True)
-        out_coarse = model(_lattice_data(px, coarse, (h // factor, w // factor)),
-                           return_levels=True)  # fmt: skip
+        out_fine = _levels(model(_lattice_data(x, fine, (h, w)), return_levels=True))
+        out_coarse = _levels(model(_lattice_data(px, coarse, (h // factor, w // factor)),
+                                   return_levels=True))  # fmt: skip
     if len(out_fine) != fine.num_levels or len(out_coarse) != coarse.num_levels:
         raise AssertionError(
             f"the model returned {len(out_fine)} and {len(out_coarse)} levels for hierarchies of "
@@ -281,6 +337,14 @@ def assert_coarse_graining_equivariant(
 
 
 # --------------------------------------------------------------------------- helpers
+def _levels(out: Any) -> list[Tensor]:
+    levels = getattr(out, "levels", out)
+    if not isinstance(levels, (list, tuple)):
+        raise TypeError("model(data, return_levels=True) must return the per-level outputs, "
+                        f"as a list or in a .levels field, got {type(out).__name__}")
+    return list(levels)
+
+
 def _lattice_data(x: Tensor, hierarchy: Any, shape: tuple[int, int]) -> Data:
     data = Data(x=x, edge_index=hierarchy.edge_index[0], pos=hierarchy.pos[0],
                 lattice_shape=torch.tensor([list(shape)]), num_nodes=x.size(0))  # fmt: skip
@@ -359,7 +423,7 @@ def _permute(data: Data, perm: Tensor) -> Data:
         if not isinstance(value, Tensor):
             continue
         is_pairs = value.dim() == 2 and value.size(0) == 2 and not value.is_floating_point()
-        if "index" in key and is_pairs and not _LEVEL_EDGES.match(key):
+        if "index" in key and is_pairs and not HierarchicalData.is_level_key(key):
             out[key] = inverse.to(value.device)[value]
         elif data.is_node_attr(key) and value.size(0) == n:
             out[key] = value[perm.to(value.device)]

@@ -1,4 +1,9 @@
-"""Training: a plain loop with early stopping, metrics, checkpoints and data parallelism."""
+"""Training: a plain loop with early stopping, metrics, checkpoints and data parallelism.
+
+Generic: nothing here knows about sandpiles. The sandpile task (models, losses,
+metrics, the mixed-size loader) lives in :mod:`sgnn.tasks`; its names are still
+importable from here, with a :class:`DeprecationWarning`.
+"""
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import (
@@ -7,8 +12,9 @@ from .distributed import (
     is_main_process,
     setup_distributed,
 )
-from .loop import History, evaluate, fit
+from .loop import History, evaluate, fit, num_graphs
 from .metrics import (
+    batch_vector,
     footprint_f1,
     footprint_iou,
     log_count_mae,
@@ -17,51 +23,23 @@ from .metrics import (
     top_fraction_recall,
 )
 from .progressive import progressive_loss
-from .sandpile import (
-    SANDPILE_MODELS,
-    MixedSizeLoader,
-    footprint_criterion,
-    footprint_exact,
-    predicted_avalanche_size,
-    sandpile_loss,
-    sandpile_metrics,
-    sandpile_model,
-    sandpile_transform,
-)
-from .sandpile_recurrent import (
-    FootprintAutomaton,
-    RGRecurrent,
-    ToppleAutomaton,
-    lattice_diameter,
-)
 from .sets import set_argmax, set_cross_entropy
 
 __all__ = [
-    "SANDPILE_MODELS",
-    "FootprintAutomaton",
     "History",
-    "MixedSizeLoader",
-    "RGRecurrent",
-    "ToppleAutomaton",
+    "batch_vector",
     "cleanup_distributed",
     "distributed_loader",
     "evaluate",
     "fit",
-    "footprint_criterion",
-    "footprint_exact",
     "footprint_f1",
     "footprint_iou",
     "is_main_process",
-    "lattice_diameter",
     "load_checkpoint",
     "log_count_mae",
-    "predicted_avalanche_size",
+    "num_graphs",
     "progressive_loss",
     "relative_size_error",
-    "sandpile_loss",
-    "sandpile_metrics",
-    "sandpile_model",
-    "sandpile_transform",
     "save_checkpoint",
     "set_argmax",
     "set_cross_entropy",
@@ -69,3 +47,32 @@ __all__ = [
     "spearman_per_graph",
     "top_fraction_recall",
 ]
+
+#: Names that moved to sgnn.tasks in sgnn 0.2.
+_MOVED_TO_TASKS = frozenset({
+    "FootprintAutomaton",
+    "MixedSizeLoader",
+    "RGRecurrent",
+    "SANDPILE_MODELS",
+    "ToppleAutomaton",
+    "footprint_criterion",
+    "footprint_exact",
+    "lattice_diameter",
+    "predicted_avalanche_size",
+    "sandpile_loss",
+    "sandpile_metrics",
+    "sandpile_model",
+    "sandpile_transform",
+})
+
+
+def __getattr__(name: str) -> object:
+    if name in _MOVED_TO_TASKS:
+        import warnings
+
+        from .. import tasks
+
+        warnings.warn(f"sgnn.train.{name} moved to sgnn.tasks.{name} in sgnn 0.2",
+                      DeprecationWarning, stacklevel=2)  # fmt: skip
+        return getattr(tasks, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from .._device import check_device
+from .._io import atomic_write
 
 __all__ = ["load_checkpoint", "save_checkpoint"]
 
@@ -38,13 +39,7 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, config: dict[str, 
     _check_writable(path)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
 def _check_writable(path: str | Path, name: str = "path") -> None:

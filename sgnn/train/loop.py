@@ -15,6 +15,7 @@ import torch.distributed as dist
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from .._checks import check_positive_int
 from .checkpoint import _check_writable, _unwrap, save_checkpoint
 from .distributed import is_main_process
 
@@ -39,7 +40,8 @@ class History:
     epoch_seconds: list[float] = field(default_factory=list)
 
 
-def _num_graphs(batch: Any) -> int:
+def num_graphs(batch: Any) -> int:
+    """Graphs in ``batch``: its ``num_graphs``, or 1 for a single graph."""
     return int(getattr(batch, "num_graphs", 1))
 
 
@@ -68,7 +70,7 @@ def evaluate(model: torch.nn.Module, loader: Iterable[Any], metrics: Mapping[str
             for name, fn in metrics.items():
                 value = torch.as_tensor(fn(model, batch)).detach().double().cpu()
                 if value.dim() == 0:
-                    value = value.repeat(_num_graphs(batch))
+                    value = value.repeat(num_graphs(batch))
                 value = value[~torch.isnan(value)]
                 sums[name] += torch.stack([value.sum(), torch.tensor(float(value.numel()))])
     if dist.is_initialized():
@@ -132,12 +134,10 @@ def fit(
     Returns:
         History: losses per epoch, best epoch, whether it stopped early.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    check_positive_int(epochs, "epochs")
     if patience is not None and (not isinstance(patience, int) or patience < 1):
         raise ValueError(f"patience must be a positive int, got {patience!r}")
-    if isinstance(val_every, bool) or not isinstance(val_every, int) or val_every < 1:
-        raise ValueError(f"val_every must be a positive int, got {val_every!r}")
+    check_positive_int(val_every, "val_every")
     if optimizer is None and not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite number, got {lr!r}")
     if checkpoint is not None and is_main_process():
@@ -164,8 +164,8 @@ def fit(
             if grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             optimizer.step()
-            total += float(loss.detach()) * _num_graphs(batch)
-            count += _num_graphs(batch)
+            total += float(loss.detach()) * num_graphs(batch)
+            count += num_graphs(batch)
         if count == 0:
             raise ValueError("train_loader yielded no batches: it must yield at least one")
         history.train_loss.append(total / count)

@@ -16,7 +16,8 @@ __all__ = [
 ]
 
 
-def _batch(batch: Tensor | None, n: int, device: torch.device) -> Tensor:
+def batch_vector(batch: Tensor | None, n: int, device: torch.device) -> Tensor:
+    """``batch``, or the graph index of ``n`` nodes of one graph (zeros)."""
     return torch.zeros(n, dtype=torch.long, device=device) if batch is None else batch
 
 
@@ -24,7 +25,7 @@ def _counts(pred: Tensor, true: Tensor, batch: Tensor | None) -> tuple[Tensor, T
     if pred.shape != true.shape or pred.dim() != 1:
         raise ValueError(f"pred and true must be 1-D of equal shape, got {tuple(pred.shape)} "
                          f"and {tuple(true.shape)}")  # fmt: skip
-    b = _batch(batch, pred.numel(), pred.device)
+    b = batch_vector(batch, pred.numel(), pred.device)
     p, t = pred.bool(), true.bool()
     size = int(b.max()) + 1 if b.numel() else 0
     tp = scatter((p & t).double(), b, 0, dim_size=size)
@@ -69,7 +70,7 @@ def log_count_mae(pred_log: Tensor, true_counts: Tensor, batch: Tensor | None = 
     """
     if pred_log.shape != true_counts.shape:
         raise ValueError("pred_log and true_counts must have the same shape")
-    b = _batch(batch, pred_log.numel(), pred_log.device)
+    b = batch_vector(batch, pred_log.numel(), pred_log.device)
     err = (pred_log.double() - torch.log1p(true_counts.double())).abs()
     return scatter(err, b, 0, reduce="mean")
 
@@ -100,7 +101,7 @@ def spearman_per_graph(pred: Tensor, true: Tensor, batch: Tensor | None = None) 
     """
     if pred.shape != true.shape or pred.dim() != 1:
         raise ValueError("pred and true must be 1-D of equal shape")
-    b = _batch(batch, pred.numel(), pred.device)
+    b = batch_vector(batch, pred.numel(), pred.device)
     out = []
     for g in range(int(b.max()) + 1 if b.numel() else 0):
         mask = b == g
@@ -122,7 +123,7 @@ def top_fraction_recall(pred: Tensor, true: Tensor, batch: Tensor | None = None,
     """
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must lie in (0, 1], got {fraction}")
-    b = _batch(batch, pred.numel(), pred.device)
+    b = batch_vector(batch, pred.numel(), pred.device)
     out = []
     for g in range(int(b.max()) + 1 if b.numel() else 0):
         mask = b == g

@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .._checks import check_positive_int
+
 __all__ = ["progressive_loss"]
 
 
@@ -72,8 +74,7 @@ def progressive_loss(
     Returns:
         torch.Tensor: The scalar loss.
     """
-    if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
-        raise ValueError(f"max_iters must be a positive int, got {max_iters!r}")
+    check_positive_int(max_iters, "max_iters")
     if max_grad_iters is not None and (isinstance(max_grad_iters, bool) or not isinstance(
             max_grad_iters, int) or max_grad_iters < 1):  # fmt: skip
         raise ValueError(f"max_grad_iters must be a positive int or None, got {max_grad_iters!r}")

@@ -55,8 +55,12 @@ def test_lattice_symmetry_transform_on_data(element: int) -> None:
     data = sandpile_to_data(z, drop_site=(1, 6), targets={"top": top, "g": 3.0})
     before = copy.deepcopy(data)
     out = LatticeSymmetry(element)(data)
+    assert sorted(before.keys()) == sorted(data.keys())
     for key in before.keys():  # the input is not modified
-        assert torch.equal(before[key], data[key]) if isinstance(data[key], torch.Tensor) else True
+        if isinstance(data[key], torch.Tensor):
+            assert torch.equal(before[key], data[key]), key
+        else:
+            assert before[key] == data[key], key
     image = numpy_image(z, element)
     expected = sandpile_to_data(image, targets={"top": numpy_image(top, element), "g": 3.0})
     assert out.lattice_shape.tolist() == [list(image.shape)]

@@ -148,19 +148,42 @@ def test_egnn_model_outputs_and_equivariance() -> None:
                            "velocity=True)")  # fmt: skip
 
 
+def reference_egnn_vel_layer(conv: EGNNConv, h: torch.Tensor, x: torch.Tensor,
+                             v_init: torch.Tensor, edge_index: torch.Tensor):  # fmt: skip
+    """Eqs. (3)-(7) of Satorras et al. edge by edge, in plain torch, from the layer's
+    weights only (the concatenation [h_i, h_j, d2] through edge_lin1, not the split)."""
+    n = h.size(0)
+    m_sum = h.new_zeros(n, conv.hidden_channels)
+    shift, count = torch.zeros_like(x), h.new_zeros(n)
+    for j, i in edge_index.t().tolist():  # message from j to i
+        d = x[i] - x[j]
+        m = conv.edge_mlp(conv.edge_lin1(torch.cat([h[i], h[j], (d * d).sum()[None]])))
+        if conv.att_lin is not None:
+            m = m * torch.sigmoid(conv.att_lin(m))
+        m_sum[i] += m
+        shift[i] += d * conv.coord_mlp(m)
+        count[i] += 1
+    if conv.coord_aggr == "mean":
+        shift = shift / count.clamp(min=1)[:, None]
+    v = conv.vel_mlp(h) * v_init + conv.coord_scale * shift
+    h_new = conv.node_mlp(torch.cat([h, m_sum], dim=1))
+    return (h + h_new if conv.residual else h_new), x + v, v
+
+
 def test_egnn_vel_feeds_the_input_velocity_to_every_layer() -> None:
-    # Eq. (7) of Satorras et al.: v^{l+1} = phi_v(h^l) v^init + C sum_j (x_i - x_j) phi_x(m_ij).
+    # Eq. (7) of Satorras et al.: v^{l+1} = phi_v(h^l) v^init + C sum_j (x_i - x_j) phi_x(m_ij),
+    # checked against an edge-by-edge reference that shares only the weights.
+    torch.manual_seed(0)
     data = random_graph(12, 3, 4, 2)
     x, vel = torch.randn(12, 2, dtype=torch.float64), torch.randn(12, 3, dtype=torch.float64)
-    model = EGNN(2, 8, num_layers=3, velocity=True, coord_aggr="mean").double()
+    model = EGNN(2, 8, num_layers=3, velocity=True, coord_aggr="mean", attention=True).double()
     out = model(x, data.pos, data.edge_index, vel=vel)
     h, pos = model.embedding(x), data.pos
     for conv in model.convs:
-        shift = conv(h, pos, data.edge_index, vel=torch.zeros_like(vel))[2]
-        v = conv.vel_mlp(h) * vel + shift
-        h, pos = conv(h, pos, data.edge_index, vel=vel)[0], pos + v
+        h, pos, v = reference_egnn_vel_layer(conv, h, pos, vel, data.edge_index)
     torch.testing.assert_close(out.pos, pos, rtol=0, atol=1e-12)
     torch.testing.assert_close(out.vel, v, rtol=0, atol=1e-12)
+    torch.testing.assert_close(out.node, model.head(h), rtol=0, atol=1e-12)
 
 
 def test_float32_and_compile() -> None:
@@ -201,7 +224,7 @@ def test_chunked_edges_give_the_same_result_and_gradients() -> None:
     data = random_graph(40, 3, 6, 2)
     data.x = torch.randn(40, 5, dtype=torch.float64, requires_grad=True)
     whole = EGNNConv(5, 5, 8, attention=True, coord_aggr="mean").double()
-    chunked = EGNNConv(5, 5, 8, attention=True, coord_aggr="mean", chunk_size=7).double()
+    chunked = EGNNConv(5, 5, 8, attention=True, coord_aggr="mean", edge_chunk_size=7).double()
     chunked.load_state_dict(whole.state_dict())
     outs = []
     for conv in (whole, chunked):
@@ -221,8 +244,8 @@ def test_graph_without_edges() -> None:
     torch.testing.assert_close(p, pos)
     torch.testing.assert_close(h, x + conv.node_mlp(torch.cat([x, torch.zeros(4, 4,
                                                      dtype=torch.float64)], 1)))  # fmt: skip
-    with pytest.raises(ValueError, match="chunk_size"):
-        EGNNConv(3, 3, chunk_size=0)
+    with pytest.raises(ValueError, match="edge_chunk_size"):
+        EGNNConv(3, 3, edge_chunk_size=0)
 
 
 def test_egnn_conv_in_pyg_sequential_with_loader_batches() -> None:
@@ -244,3 +267,12 @@ def test_egnn_conv_in_pyg_sequential_with_loader_batches() -> None:
         hi, xi = model(g.x, g.pos, g.edge_index)
         torch.testing.assert_close(h[batch.batch == i], hi, rtol=0, atol=1e-12)
         torch.testing.assert_close(x[batch.batch == i], xi, rtol=0, atol=1e-12)
+
+
+def test_model_reset_keeps_each_layers_own_initialisation() -> None:
+    # EGNNConv starts with tiny coordinate updates (xavier gain 0.001); resetting the
+    # whole model must not overwrite that with a generic Linear init.
+    model = EGNN(3, 16, num_layers=2)
+    model.reset_parameters()
+    for conv in model.convs:
+        assert float(conv.coord_mlp[-1].weight.abs().max()) < 0.01

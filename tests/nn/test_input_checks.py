@@ -55,7 +55,10 @@ def test_pair_layers_check_edge_index_and_batch() -> None:
         with pytest.raises(ValueError, match=r"edge_index must have shape \(2, E\)"):
             conv(x, edge_index=edge_index.t())
     with pytest.raises(ValueError, match=r"batch must have shape \(5,\)"):
-        PairwiseSetConv(3, 4)(x, torch.zeros(4, dtype=torch.long))
+        PairwiseSetConv(3, 4)(x, batch=torch.zeros(4, dtype=torch.long))
+    # sgnn 0.1's order (x, batch) is refused, not run with batch as edges.
+    with pytest.raises(TypeError, match="pass the set assignment as batch="):
+        PairwiseSetConv(3, 4)(x, torch.zeros(5, dtype=torch.long))
     with pytest.raises(TypeError, match="batch must hold integer graph indices"):
         DeepSetsLayer(3, 4)(x, torch.zeros(5))
     with pytest.raises(ValueError, match="batch must hold non-negative graph indices"):
@@ -84,6 +87,6 @@ def test_valid_inputs_still_run() -> None:
     assert EGNNConv(3, 3)(x, torch.randn(5, 2), edge_index)[0].shape == (5, 3)
     assert LatticeConv(3, 4)(x, edge_index).shape == (5, 4)
     batch = torch.tensor([0, 0, 1, 1, 1])
-    assert PairwiseSetConv(3, 4)(x, batch).shape == (5, 4)
+    assert PairwiseSetConv(3, 4)(x, batch=batch).shape == (5, 4)
     assert DeepSetsLayer(3, 4)(x, batch).shape == (5, 4)
     assert SetReadout(3)(x, batch).shape == (2, 3)

@@ -17,7 +17,7 @@ from sgnn.data import (
     lattice_graph,
     sandpile_to_data,
 )
-from sgnn.nn import LatticeConv, LatticeGNN, RGNet
+from sgnn.nn import LatticeConv, LatticeGNN, RGNet, RGNetOutput
 from sgnn.sandpile import sample_recurrent
 from sgnn.testing import (
     assert_coarse_graining_equivariant,
@@ -89,28 +89,28 @@ def test_rgnet_exact_is_coarse_graining_equivariant(L: int) -> None:
 def test_rgnet_exact_on_rectangles_and_factor_3() -> None:
     torch.manual_seed(0)
     assert_coarse_graining_equivariant(RGNet(4, 8, 2), (12, 20), atol=1e-10)
-    assert_coarse_graining_equivariant(RGNet(4, 8, 2, pool="sum"), (18, 9), factor=3,
-                                       pool="sum", atol=1e-10)  # fmt: skip
+    assert_coarse_graining_equivariant(RGNet(4, 8, 2, reduce="sum"), (18, 9), factor=3,
+                                       reduce="sum", atol=1e-10)  # fmt: skip
 
 
 def test_rgnet_with_per_channel_pooling_is_exact_and_the_wrong_p_is_caught() -> None:
     torch.manual_seed(0)
     pool = ("mean", "mean", "sum", "max")
-    model = RGNet(4, 8, 2, pool=pool)
-    assert_coarse_graining_equivariant(model, (16, 16), pool=pool, atol=1e-10)
+    model = RGNet(4, 8, 2, reduce=pool)
+    assert_coarse_graining_equivariant(model, (16, 16), reduce=pool, atol=1e-10)
     with pytest.raises(AssertionError, match="coarse-graining"):
-        assert_coarse_graining_equivariant(model, (16, 16), pool="mean")
+        assert_coarse_graining_equivariant(model, (16, 16), reduce="mean")
     assert_coarse_graining_equivariant(model, (16, 16), atol=1e-10)  # P = model.lift
 
 
 @pytest.mark.parametrize("shape", [(16, 16), (32, 8)])
 def test_rgnet_with_renormalised_pooling_is_exact(shape) -> None:
     torch.manual_seed(0)
-    model = RGNet(4, 8, 2, pool=("mean", "mean", "max", "mean"), renormalise=2.0)
-    assert repr(model).endswith("renormalise=2.0)")
+    model = RGNet(4, 8, 2, reduce=("mean", "mean", "max", "mean"), renormalize=2.0)
+    assert repr(model).endswith("renormalize=2.0)")
     assert_coarse_graining_equivariant(model, shape, atol=1e-10)
     with pytest.raises(AssertionError, match="coarse-graining"):  # plain pooling is not its P
-        assert_coarse_graining_equivariant(model, shape, pool=model.pool)
+        assert_coarse_graining_equivariant(model, shape, reduce=model.reduce)
     # The lift keeps each graph's mean and scales the block fluctuations by 2.
     x = torch.randn(64, 4, dtype=torch.float64)
     cluster = coarse_grain_hierarchy((8, 8)).cluster[0]
@@ -119,24 +119,24 @@ def test_rgnet_with_renormalised_pooling_is_exact(shape) -> None:
     centred = plain[:, 0] - plain[:, 0].mean()
     torch.testing.assert_close(lifted[:, 0] - plain[:, 0].mean(), 2 * centred)
     torch.testing.assert_close(lifted[:, 2], coarse_grain(x[:, 2], cluster, "max"))
-    with pytest.raises(ValueError, match="renormalise"):
-        RGNet(4, 8, 2, renormalise=0.0)
+    with pytest.raises(ValueError, match="renormalize"):
+        RGNet(4, 8, 2, renormalize=0.0)
 
 
 def test_rgnet_renormalises_each_graph_of_a_batch_about_its_own_mean() -> None:
     torch.manual_seed(0)
-    model = RGNet(5, 8, 2, renormalise=2.0).double()
+    model = RGNet(5, 8, 2, renormalize=2.0).double()
     graphs = [AddHierarchy(num_levels=5)(sandpile_to_data(sample_recurrent((L, L), L),
                                                           dtype=torch.float64))
               for L in (16, 12)]  # fmt: skip
-    out = model(next(iter(DataLoader(graphs, batch_size=2))))
-    torch.testing.assert_close(out[256:], model(graphs[1]), rtol=0, atol=1e-12)
+    out = model(next(iter(DataLoader(graphs, batch_size=2)))).node
+    torch.testing.assert_close(out[256:], model(graphs[1]).node, rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match="one per feature column"):
-        RGNet(4, 8, 2, pool=("mean", "max"))
-    with pytest.raises(ValueError, match="pool entries"):
-        RGNet(2, 8, 2, pool=("mean", "min"))
-    with pytest.raises(ValueError, match="pool"):
-        RGNet(2, 8, 2, pool="median")
+        RGNet(4, 8, 2, reduce=("mean", "max"))
+    with pytest.raises(ValueError, match="reduce entries"):
+        RGNet(2, 8, 2, reduce=("mean", "min"))
+    with pytest.raises(ValueError, match="reduce must be one of"):
+        RGNet(2, 8, 2, reduce="median")
 
 
 @pytest.mark.parametrize("dilations", [(1, 1, 1, 1), (1, 2, 4, 8)])
@@ -189,26 +189,27 @@ def test_rgnet_is_d4_and_permutation_equivariant(mode: str) -> None:
     torch.manual_seed(0)
     data = sandpile_to_data(sample_recurrent((16, 16), 1))
     model = RGNet(5, 8, 2, mode=mode, graph_channels=3)
-    assert_lattice_symmetric(model, data, forward=lambda m, d: m(d), output=("node", "graph"),
+    kinds = ("node", "graph", "ignore")  # levels: not requested, None
+    assert_lattice_symmetric(model, data, forward=lambda m, d: m(d), output=kinds,
                              prepare=AddHierarchy())  # fmt: skip
     assert_permutation_equivariant(model, AddHierarchy()(data), forward=lambda m, d: m(d),
-                                   output=("node", "graph"))  # fmt: skip
+                                   output=kinds)  # fmt: skip
 
 
 def test_same_rgnet_runs_on_any_size_and_batches() -> None:
     torch.manual_seed(0)
     model = RGNet(5, 8, 2, graph_channels=1)
     for L in (16, 512):
-        node, graph = model(AddHierarchy()(sandpile_to_data(sample_recurrent((L, L), L))))
-        assert node.shape == (L * L, 2) and graph.shape == (1, 1)
+        node, graph, levels = model(AddHierarchy()(sandpile_to_data(sample_recurrent((L, L), L))))
+        assert node.shape == (L * L, 2) and graph.shape == (1, 1) and levels is None
     transform = AddHierarchy(num_levels=6)
     graphs = [transform(sandpile_to_data(sample_recurrent((L, L), L), dtype=torch.float64))
               for L in (16, 32, 24)]  # fmt: skip
     model = model.double()
-    node, graph = model(next(iter(DataLoader(graphs, batch_size=3))))
+    node, graph, _ = model(next(iter(DataLoader(graphs, batch_size=3))))
     offset = 0
     for i, g in enumerate(graphs):
-        n_i, g_i = model(g)
+        n_i, g_i, _ = model(g)
         torch.testing.assert_close(node[offset : offset + g.num_nodes], n_i, rtol=0, atol=1e-12)
         torch.testing.assert_close(graph[i : i + 1], g_i, rtol=0, atol=1e-12)
         offset += g.num_nodes
@@ -235,3 +236,19 @@ def _batch_mixed(graphs: list) -> object:
         if key not in first:
             del second[key]
     return Batch.from_data_list([first, second])
+
+
+def test_rgnet_returns_one_typed_output_whatever_its_options() -> None:
+    torch.manual_seed(0)
+    data = AddHierarchy()(sandpile_to_data(sample_recurrent((8, 8), 0), dtype=torch.float64))
+    for graph_channels in (0, 2):
+        model = RGNet(5, 6, 3, graph_channels=graph_channels).double()
+        plain, full = model(data), model(data, return_levels=True)
+        assert isinstance(plain, RGNetOutput) and isinstance(full, RGNetOutput)
+        assert plain.levels is None and len(full.levels) == int(data.num_levels) == 4
+        assert [t.shape[0] for t in full.levels] == [64, 16, 4, 1]
+        torch.testing.assert_close(full.node, full.levels[0], rtol=0, atol=0)
+        torch.testing.assert_close(plain.node, full.node, rtol=0, atol=1e-12)
+        assert (plain.graph is None) == (graph_channels == 0)
+        if graph_channels:
+            assert plain.graph.shape == (1, 2)

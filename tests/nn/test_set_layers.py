@@ -31,7 +31,7 @@ def test_deepsets_equivariant_and_exact(sizes, fin, fout, aggr, seed) -> None:
     data = set_batch(sizes, fin, seed)
     layer = DeepSetsLayer(fin, fout, aggr=aggr).double()
     assert_permutation_equivariant(layer, data)
-    out = layer(data.x, data.batch)
+    out = layer(data.x, batch=data.batch)
     pooled = scatter(data.x, data.batch, 0, reduce=aggr)[data.batch]
     ref = data.x @ layer.lin_self.weight.t() + layer.lin_self.bias
     ref = ref + pooled @ layer.lin_set.weight.t()
@@ -60,10 +60,10 @@ def brute_pairwise(layer: PairwiseSetConv, x: torch.Tensor, batch: torch.Tensor)
        st.one_of(st.none(), st.integers(1, 5)), st.integers(0, 10**6))  # fmt: skip
 def test_pairwise_matches_brute_force(sizes, fin, aggr, chunk, seed) -> None:
     data = set_batch(sizes, fin, seed)
-    layer = PairwiseSetConv(fin, 3, hidden_channels=6, aggr=aggr, chunk_size=chunk).double()
-    layer.pair_budget = 64  # automatic chunks (chunk_size=None) of one or a few targets
+    layer = PairwiseSetConv(fin, 3, hidden_channels=6, aggr=aggr, target_chunk_size=chunk).double()
+    layer.pair_budget = 64  # automatic chunks (target_chunk_size=None) of one or a few targets
     ref = brute_pairwise(layer, data.x, data.batch)
-    torch.testing.assert_close(layer(data.x, data.batch), ref, rtol=0, atol=1e-12)
+    torch.testing.assert_close(layer(data.x, batch=data.batch), ref, rtol=0, atol=1e-12)
     # The sparse path on the complete graph of each set gives the same.
     i, j = torch.meshgrid(torch.arange(data.num_nodes), torch.arange(data.num_nodes), indexing="ij")
     keep = (data.batch[i] == data.batch[j]) & (i != j)
@@ -86,16 +86,16 @@ def test_pairwise_on_large_sets_matches_all_pairs_at_once(aggr: str) -> None:
         agg = (m.masked_fill(~off[..., None], float("-inf")).amax(1) if aggr == "max"
                else (m * off[..., None]).sum(1) / (n - 1))  # fmt: skip
         ref.append(layer.lin_root(x) + agg)
-    torch.testing.assert_close(layer(data.x, data.batch), torch.cat(ref), rtol=0, atol=1e-12)
+    torch.testing.assert_close(layer(data.x, batch=data.batch), torch.cat(ref), rtol=0, atol=1e-12)
 
 
 def test_pairwise_checkpoint_gives_same_gradients() -> None:
     data = set_batch([40, 7], 3, 0)
-    plain = PairwiseSetConv(3, 4, chunk_size=8).double()
-    ckpt = PairwiseSetConv(3, 4, chunk_size=8, checkpoint=True).double()
+    plain = PairwiseSetConv(3, 4, target_chunk_size=8).double()
+    ckpt = PairwiseSetConv(3, 4, target_chunk_size=8, gradient_checkpointing=True).double()
     ckpt.load_state_dict(plain.state_dict())
     for layer in (plain, ckpt):
-        layer(data.x, data.batch).pow(2).sum().backward()
+        layer(data.x, batch=data.batch).pow(2).sum().backward()
     for a, b in zip(plain.parameters(), ckpt.parameters(), strict=True):
         torch.testing.assert_close(a.grad, b.grad)
 
@@ -118,27 +118,28 @@ def test_pyg_sequential_and_batches() -> None:
     for g in graphs:
         del g.batch
     batch = Batch.from_data_list(graphs)
-    model = Sequential("x, batch", [
+    # PyG's order: edge_index (None: the complete graph of each set) before batch.
+    model = Sequential("x, edge_index, batch", [
         (DeepSetsLayer(3, 8), "x, batch -> x"),
         torch.nn.ReLU(),
-        (PairwiseSetConv(8, 8), "x, batch -> x"),
+        (PairwiseSetConv(8, 8), "x, edge_index, batch -> x"),
         (SetReadout(8, "attention"), "x, batch -> x"),
     ]).double()  # fmt: skip
-    out = model(batch.x, batch.batch)
+    out = model(batch.x, None, batch.batch)
     assert out.shape == (3, 8)
     for i, g in enumerate(graphs):
-        single = model(g.x, torch.zeros(g.num_nodes, dtype=torch.long))
+        single = model(g.x, None, torch.zeros(g.num_nodes, dtype=torch.long))
         torch.testing.assert_close(out[i : i + 1], single, rtol=0, atol=1e-12)
 
 
 def test_compile_and_float32() -> None:
     x = torch.randn(30, 3)
     batch = torch.tensor([0] * 10 + [1] * 20)
-    for layer in (DeepSetsLayer(3, 5), PairwiseSetConv(3, 5, chunk_size=7)):
-        eager = layer(x, batch)
+    for layer in (DeepSetsLayer(3, 5), PairwiseSetConv(3, 5, target_chunk_size=7)):
+        eager = layer(x, batch=batch)
         assert eager.dtype == torch.float32 and eager.shape == (30, 5)
         compiled = torch.compile(layer, backend="aot_eager")
-        torch.testing.assert_close(compiled(x, batch), eager)
+        torch.testing.assert_close(compiled(x, batch=batch), eager)
 
 
 def test_reprs_and_errors() -> None:
@@ -150,7 +151,7 @@ def test_reprs_and_errors() -> None:
     with pytest.raises(ValueError, match="aggr"):
         PairwiseSetConv(3, 5, aggr="median")
     with pytest.raises(ValueError, match="chunk_size"):
-        PairwiseSetConv(3, 5, chunk_size=0)
+        PairwiseSetConv(3, 5, target_chunk_size=0)
     with pytest.raises(ValueError, match="aggr"):
         SetReadout(3, "median")
     with pytest.raises(ValueError, match="x must have shape"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor
@@ -62,7 +63,7 @@ class LevelDependentModel(RGNet):
     """Broken RG model: each level's output depends on its index."""
 
     def forward(self, data, return_levels=False):
-        outs = super().forward(data, return_levels=True)
+        outs = super().forward(data, return_levels=True).levels
         return [o + k for k, o in enumerate(outs)]
 
 
@@ -174,8 +175,22 @@ def test_random_orthogonal(n: int) -> None:
         q = random_orthogonal(n, gen, reflection=reflection)
         torch.testing.assert_close(q @ q.t(), torch.eye(n, dtype=torch.float64))
         assert float(torch.det(q)) == pytest.approx(-1.0 if reflection else 1.0)
-    qs = torch.stack([random_orthogonal(2, gen) for _ in range(2000)])
-    assert abs(float(qs.mean())) < 0.05  # Haar: no preferred direction
+
+
+def test_random_orthogonal_is_haar_distributed() -> None:
+    # Kolmogorov-Smirnov tests against two exact Haar marginals (2000 draws each; each
+    # fails the uncorrected QR, whose first column always points away from a's).
+    stats = pytest.importorskip("scipy.stats")
+    gen = torch.Generator().manual_seed(0)
+    # Haar on O(3): the first column is uniform on the sphere, so q[0, 0] ~ U[-1, 1].
+    first = [float(random_orthogonal(3, gen)[0, 0]) for _ in range(2000)]
+    assert stats.kstest(first, stats.uniform(loc=-1, scale=2).cdf).pvalue > 1e-3
+    # Haar on SO(3): the rotation angle has density (1 - cos t) / pi on [0, pi].
+    angles = []
+    for _ in range(2000):
+        q = random_orthogonal(3, gen, reflection=False)
+        angles.append(float(torch.arccos(((torch.trace(q) - 1) / 2).clamp(-1, 1))))
+    assert stats.kstest(angles, lambda t: (t - np.sin(t)) / np.pi).pvalue > 1e-3
 
 
 def test_tolerance_scales_with_dtype_and_bad_arguments() -> None:
@@ -193,3 +208,57 @@ def test_tolerance_scales_with_dtype_and_bad_arguments() -> None:
         assert_permutation_equivariant(torch.nn.Linear(2, 2), {"x": torch.randn(2, 2)})
     with pytest.raises(ValueError, match="position keys"):
         assert_en_equivariant(torch.nn.Linear(2, 2), data)
+
+
+class LatticeGradient(torch.nn.Module):
+    """D4-equivariant outputs of every kind on a lattice graph: the node features, the
+    discrete gradient sum_j (p_j - p_i) x_j (a vector in lattice coordinates), positions
+    moved along it, and a message per edge."""
+
+    def __init__(self, swap: bool = False) -> None:
+        super().__init__()
+        self.swap = swap  # broken: the gradient's components exchanged
+
+    def forward(self, data: Data) -> tuple[Tensor, ...]:
+        src, dst = data.edge_index
+        pos = data.pos.to(data.x.dtype)
+        grad = torch.zeros_like(pos).index_add_(0, dst, (pos[src] - pos[dst]) * data.x[src, :1])
+        if self.swap:
+            grad = grad.flip(1)
+        edge = 2 * data.x[src] + data.x[dst]
+        return data.x, grad, pos + 0.1 * grad, edge
+
+
+def test_lattice_symmetric_turns_vectors_maps_positions_and_follows_edges() -> None:
+    data = sandpile_to_data(sample_recurrent((4, 6), 0))  # rectangular: odd turns swap sides
+    data.x = torch.randn(data.num_nodes, 3, dtype=torch.float64)
+    kinds = ("node", "vector", "position", "edge")
+    assert_lattice_symmetric(LatticeGradient(), data, forward=lambda m, d: m(d), output=kinds)
+    # Vectors treated as scalars (what this assertion did before) are not equivariant ...
+    with pytest.raises(AssertionError, match=r"output 1 \(node\) is not equivariant"):
+        assert_lattice_symmetric(LatticeGradient(), data, forward=lambda m, d: m(d),
+                                 output=("node", "node", "ignore", "edge"))  # fmt: skip
+    # ... and a vector field with its components exchanged is caught.
+    with pytest.raises(AssertionError, match=r"output 1 \(vector\)"):
+        assert_lattice_symmetric(LatticeGradient(swap=True), data, forward=lambda m, d: m(d),
+                                 output=kinds)  # fmt: skip
+
+    class EdgeNumber(torch.nn.Module):
+        def forward(self, data: Data) -> Tensor:  # broken: an edge's output is its position
+            return torch.arange(data.edge_index.size(1), dtype=torch.float64)[:, None]
+
+    with pytest.raises(AssertionError, match=r"output 0 \(edge\)"):
+        assert_lattice_symmetric(EdgeNumber(), data, forward=lambda m, d: m(d), output="edge")
+
+
+def test_ignored_outputs_are_not_compared() -> None:
+    class WithNoise(torch.nn.Module):
+        def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+            return x, torch.randn(3)  # a second output that no symmetry explains
+
+    data = Data(x=torch.randn(6, 2), edge_index=torch.zeros(2, 0, dtype=torch.long))
+    assert_permutation_equivariant(WithNoise(), data, forward=lambda m, d: m(d.x),
+                                   output=("node", "ignore"))  # fmt: skip
+    with pytest.raises(AssertionError, match=r"output 1 \(graph\)"):
+        assert_permutation_equivariant(WithNoise(), data, forward=lambda m, d: m(d.x),
+                                       output=("node", "graph"))  # fmt: skip

@@ -13,20 +13,18 @@ from torch_geometric.loader import DataLoader
 from sgnn.data import AddHierarchy, SandpileAvalanches, avalanche_to_data
 from sgnn.nn import RecurrentOutput
 from sgnn.sandpile import avalanche_sample
-from sgnn.testing import assert_lattice_symmetric, assert_permutation_equivariant
-from sgnn.train import (
+from sgnn.tasks import (
     FootprintAutomaton,
     RGRecurrent,
     ToppleAutomaton,
-    evaluate,
-    fit,
     footprint_exact,
     lattice_diameter,
-    progressive_loss,
     sandpile_loss,
     sandpile_metrics,
     sandpile_model,
 )
+from sgnn.testing import assert_lattice_symmetric, assert_permutation_equivariant
+from sgnn.train import evaluate, fit, progressive_loss
 
 
 def samples(size: int, count: int, seed: int) -> list[dict]:

@@ -13,12 +13,14 @@ from torch.nn.functional import binary_cross_entropy_with_logits, mse_loss
 from torch_geometric.transforms import Compose
 from torch_geometric.utils import scatter
 
+from .._checks import check_positive_int
+from .._names import SAMPLE_TARGETS, SANDPILE_MODELS
 from ..data.transforms import AddDilatedEdges, AddHierarchy
 from ..nn.lattice_gnn import LatticeGNN
 from ..nn.recurrent import RecurrentOutput
-from ..nn.rgnet import RGNet
-from .loop import _num_graphs
-from .metrics import _batch, footprint_iou, spearman_per_graph, top_fraction_recall
+from ..nn.rgnet import RGNet, RGNetOutput
+from ..train.loop import num_graphs
+from ..train.metrics import batch_vector, footprint_iou, spearman_per_graph, top_fraction_recall
 
 __all__ = [
     "SANDPILE_MODELS",
@@ -32,12 +34,9 @@ __all__ = [
     "sandpile_transform",
 ]
 
-#: Model names accepted by :func:`sandpile_model` (and ``sgnn train --model``).
-SANDPILE_MODELS = ("rgnet-exact", "rgnet-unet", "local", "dilated", "hint", "recurrent",
-                   "rg-recurrent")  # fmt: skip
-#: The recurrent models (:mod:`sgnn.train.sandpile_recurrent`): footprint target only.
+#: The recurrent models (:mod:`sgnn.tasks.sandpile_recurrent`): footprint target only.
 RECURRENT_MODELS = ("hint", "recurrent", "rg-recurrent")
-TARGETS = ("footprint", "hazard")
+TARGETS = SAMPLE_TARGETS
 #: Dilations of the ``"dilated"`` baseline; a fixed number, whatever the lattice size.
 DILATIONS = (1, 2, 4, 8)
 #: Input channels of sandpile_to_data: one-hot height (4), missing neighbours, drop site.
@@ -83,15 +82,15 @@ def sandpile_model(name: str, target: str = "footprint", hidden_channels: int = 
 
     Recurrent, run until their state settles (footprint target only):
 
-    * ``"hint"``: :class:`~sgnn.train.ToppleAutomaton`, the toppling rule
+    * ``"hint"``: :class:`~sgnn.tasks.ToppleAutomaton`, the toppling rule
       learnt from single steps (a linear rule on an ordinal state);
-    * ``"recurrent"``: :class:`~sgnn.train.FootprintAutomaton`, learnt from
+    * ``"recurrent"``: :class:`~sgnn.tasks.FootprintAutomaton`, learnt from
       footprints alone;
-    * ``"rg-recurrent"``: :class:`~sgnn.train.RGRecurrent`, the RGNet V-cycle
+    * ``"rg-recurrent"``: :class:`~sgnn.tasks.RGRecurrent`, the RGNet V-cycle
       as the recurrent body (``hidden_channels // 4`` wide: every iteration
       covers the whole hierarchy).
 
-    The RGNets mean-pool the one-hot heights (local densities, renormalised
+    The RGNets mean-pool the one-hot heights (local densities, renormalized
     by :math:`b = 2` per level, see :class:`~sgnn.nn.RGNet`) and max-pool the
     missing-neighbour count and the drop-site indicator, so that every level
     knows which blocks touch the boundary and which holds the drop site.
@@ -104,9 +103,7 @@ def sandpile_model(name: str, target: str = "footprint", hidden_channels: int = 
         hidden_channels (int, optional): Hidden size. (default: ``32``)
     """
     _check_target(target)
-    if isinstance(hidden_channels, bool) or not isinstance(hidden_channels, int) \
-            or hidden_channels < 1:  # fmt: skip
-        raise ValueError(f"hidden_channels must be a positive int, got {hidden_channels!r}")
+    check_positive_int(hidden_channels, "hidden_channels")
     if name in RECURRENT_MODELS:
         if target != "footprint":
             raise ValueError(f"the recurrent model {name!r} predicts footprints only, not "
@@ -119,11 +116,11 @@ def sandpile_model(name: str, target: str = "footprint", hidden_channels: int = 
             return FootprintAutomaton(hidden_channels=hidden_channels)
         return RGRecurrent(hidden_channels=max(1, hidden_channels // 4))
     c_in, c_out = _IN_CHANNELS[target], _OUT_CHANNELS[target]
-    pool = ("mean",) * 4 + ("max",) * (c_in - 4)
+    reduce = ("mean",) * 4 + ("max",) * (c_in - 4)
     if name in ("rgnet-exact", "rgnet-unet"):
         mode, depth = ("exact", 4) if name == "rgnet-exact" else ("unet", 2)
-        return RGNet(c_in, hidden_channels, c_out, mode=mode, depth=depth, pool=pool,
-                     renormalise=2.0)  # fmt: skip
+        return RGNet(c_in, hidden_channels, c_out, mode=mode, depth=depth, reduce=reduce,
+                     renormalize=2.0)  # fmt: skip
     if name == "local":
         return LatticeGNN(c_in, hidden_channels, c_out, (1, 1, 1, 1))
     if name == "dilated":
@@ -149,7 +146,7 @@ def footprint_criterion(out: Tensor, batch: Any) -> Tensor:
     toppled = batch.toppled.to(out.dtype)
     index = _node_batch(batch, toppled)
     bce = binary_cross_entropy_with_logits(out[:, 0], toppled)
-    iou = _soft_iou(out[:, 0], toppled, index, _num_graphs(batch)).mean()
+    iou = _soft_iou(out[:, 0], toppled, index, num_graphs(batch)).mean()
     return bce + (1 - iou) + mse_loss(out[:, 1], torch.log1p(batch.topplings.to(out.dtype)))
 
 
@@ -161,7 +158,7 @@ def sandpile_loss(target: str, seed: int = 0) -> Callable[[Module, Any], Tensor]
     :math:`\log(1 + \text{topplings})`; ``"hazard"``: the squared error of the
     hazard. A model with a ``training_loss(batch, generator)`` method (the
     recurrent models) is trained and validated by that instead: one-step
-    transitions for :class:`~sgnn.train.ToppleAutomaton`, the progressive loss
+    transitions for :class:`~sgnn.tasks.ToppleAutomaton`, the progressive loss
     for the others (in eval mode with the same random draws at every call).
 
     Args:
@@ -182,28 +179,33 @@ def sandpile_loss(target: str, seed: int = 0) -> Callable[[Module, Any], Tensor]
         return inner.training_loss(batch, generator=draws)
 
     if _check_target(target) == "hazard":
-        return lambda model, batch: mse_loss(model(batch)[:, 0], batch.hazard)
+        return lambda model, batch: mse_loss(node_outputs(model(batch))[:, 0], batch.hazard)
 
     def footprint_loss(model: Module, batch: Any) -> Tensor:
         loss = own_loss(model, batch)
         if loss is not None:
             return loss
-        return footprint_criterion(_node_outputs(model(batch)), batch)
+        return footprint_criterion(node_outputs(model(batch)), batch)
 
     return footprint_loss
 
 
-def _node_outputs(result: Any) -> Tensor:
-    """The node outputs of a model's result: a tensor, or the ``output`` of a
-    :class:`~sgnn.nn.RecurrentOutput`."""
-    return result.output if isinstance(result, RecurrentOutput) else result
+def node_outputs(result: Any) -> Tensor:
+    """The node outputs of any sandpile model's result: a tensor, the ``output`` of a
+    :class:`~sgnn.nn.RecurrentOutput` or the ``node`` field of an
+    :class:`~sgnn.nn.RGNetOutput`."""
+    if isinstance(result, RecurrentOutput):
+        return result.output
+    if isinstance(result, RGNetOutput):
+        return result.node
+    return result
 
 
 def predicted_avalanche_size(out: Tensor, batch: Any) -> Tensor:
     r"""Avalanche size from footprint outputs: :math:`\sum_i [\ell_i > 0]\,(e^{c_i} - 1)`
     per graph, for logits :math:`\ell` and log counts :math:`c` (clamped at 0)."""
     counts = torch.expm1(out[:, 1].clamp(min=0)) * (out[:, 0] > 0)
-    return scatter(counts, _node_batch(batch, counts), 0, dim_size=_num_graphs(batch),
+    return scatter(counts, _node_batch(batch, counts), 0, dim_size=num_graphs(batch),
                    reduce="sum")  # fmt: skip
 
 
@@ -248,7 +250,7 @@ def sandpile_metrics(
         return last["result"]
 
     def outputs(model: Module, batch: Any) -> Tensor:
-        return _node_outputs(run(model, batch))
+        return node_outputs(run(model, batch))
 
     if target == "hazard":
         return {
@@ -274,7 +276,7 @@ def sandpile_metrics(
         result = run(model, batch)
         if isinstance(result, RecurrentOutput):
             return result.iterations.to(torch.float64)
-        return torch.full((_num_graphs(batch),), float("nan"), dtype=torch.float64)
+        return torch.full((num_graphs(batch),), float("nan"), dtype=torch.float64)
 
     return {"IoU": iou, "|dlog(1+s)|": size_error, "exact": exact, "iterations": iterations}
 
@@ -285,6 +287,8 @@ class MixedSizeLoader:
     Graphs of one batch must share their number of hierarchy levels, so each
     loader holds one size; every epoch the batches of all loaders are visited
     in a fresh random order (seeded), so training alternates between sizes.
+    Batches are drawn from the loaders as the epoch goes, one at a time (the
+    loaders need a length).
 
     Args:
         loaders (Iterable): Loaders, e.g. one
@@ -299,13 +303,17 @@ class MixedSizeLoader:
         self.rng = random.Random(seed)
 
     def __iter__(self) -> Iterator[Any]:
-        batches = [batch for loader in self.loaders for batch in loader]
-        self.rng.shuffle(batches)
-        return iter(batches)
+        # Lazy: shuffle which loader each step draws from, not the collated batches,
+        # so only one batch is held at a time.
+        order = [i for i, loader in enumerate(self.loaders) for _ in range(len(loader))]
+        self.rng.shuffle(order)
+        iterators = [iter(loader) for loader in self.loaders]
+        for i in order:
+            yield next(iterators[i])
 
     def __len__(self) -> int:
         return sum(len(loader) for loader in self.loaders)  # type: ignore[arg-type]
 
 
 def _node_batch(batch: Any, like: Tensor) -> Tensor:
-    return _batch(batch.get("batch"), like.size(0), like.device)
+    return batch_vector(batch.get("batch"), like.size(0), like.device)

@@ -27,10 +27,11 @@ from torch import Tensor
 from torch.nn import Linear, Module
 from torch.nn.functional import mse_loss
 
+from .._checks import check_positive_int
 from ..nn import AutomatonConv, Recurrent, RecurrentOutput, RGNet
 from ..nn._mlp import mlp
 from ..sandpile import avalanche_activity
-from .progressive import progressive_loss
+from ..train.progressive import progressive_loss
 from .sandpile import footprint_criterion
 
 __all__ = [
@@ -278,9 +279,7 @@ class ToppleAutomaton(_Recurrence):
         neighbours), which small lattices seldom show.
         """
         _check_input(batch)
-        if isinstance(steps_per_graph, bool) or not isinstance(steps_per_graph, int) or \
-                steps_per_graph < 1:  # fmt: skip
-            raise ValueError(f"steps_per_graph must be a positive int, got {steps_per_graph!r}")
+        check_positive_int(steps_per_graph, "steps_per_graph")
         heights, sites = _heights_and_sites(batch)
         now, after, start = [], [], []
         for z, site in zip(heights, sites, strict=True):
@@ -440,7 +439,7 @@ class _HierarchyBlock(Module):
     def forward(self, x: Tensor, state: Tensor, edge_index: Tensor, data: Any) -> Tensor:
         view = copy.copy(data)
         view.x = torch.cat([x, state], dim=1)
-        return self.net(view)
+        return self.net(view).node
 
 
 class RGRecurrent(_Recurrence):
@@ -478,9 +477,9 @@ class RGRecurrent(_Recurrence):
         self.state_channels = state_channels
         self.hidden_channels = hidden_channels
         self.depth = depth
-        pool = ("mean",) * 4 + ("max",) * (IN_CHANNELS - 4 + state_channels)
+        reduce = ("mean",) * 4 + ("max",) * (IN_CHANNELS - 4 + state_channels)
         self.net = RGNet(IN_CHANNELS + state_channels, hidden_channels, state_channels,
-                         mode="exact", depth=depth, pool=pool)  # fmt: skip
+                         mode="exact", depth=depth, reduce=reduce)  # fmt: skip
         self.count = mlp(IN_CHANNELS + state_channels, hidden_channels, 1, torch.nn.SiLU)
         block = _HierarchyBlock(self.net)
         self.recurrent = Recurrent(block, state_channels, update="max", discretize="step",

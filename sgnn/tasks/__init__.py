@@ -1,0 +1,42 @@
+"""Learning tasks built on the generic layers and trainer: the sandpile task.
+
+Model zoo (:func:`sandpile_model`), the losses and metrics of footprint and
+hazard prediction, the on-access transforms, the mixed-size loader, and the
+recurrent sandpile models. Moved here from :mod:`sgnn.train` in sgnn 0.2.
+"""
+
+from .sandpile import (
+    SANDPILE_MODELS,
+    MixedSizeLoader,
+    footprint_criterion,
+    footprint_exact,
+    node_outputs,
+    predicted_avalanche_size,
+    sandpile_loss,
+    sandpile_metrics,
+    sandpile_model,
+    sandpile_transform,
+)
+from .sandpile_recurrent import (
+    FootprintAutomaton,
+    RGRecurrent,
+    ToppleAutomaton,
+    lattice_diameter,
+)
+
+__all__ = [
+    "SANDPILE_MODELS",
+    "FootprintAutomaton",
+    "MixedSizeLoader",
+    "RGRecurrent",
+    "ToppleAutomaton",
+    "footprint_criterion",
+    "footprint_exact",
+    "lattice_diameter",
+    "node_outputs",
+    "predicted_avalanche_size",
+    "sandpile_loss",
+    "sandpile_metrics",
+    "sandpile_model",
+    "sandpile_transform",
+]
