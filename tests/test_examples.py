@@ -133,3 +133,20 @@ def test_set_anomaly_quick(tmp_path: Path) -> None:
     for accuracy, chance in zip(rows["farthest"], rows["chance"], strict=True):
         assert float(accuracy) > 2 * float(chance)
     assert (tmp_path / "set_anomaly.png").stat().st_size > 10_000
+
+
+def test_set_bandit_quick(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = run_example("set_bandit.py", "--out", str(tmp_path))
+    names = ["UCB1", "KL-UCB", "Thompson", "eps-greedy", "greedy", "random", "index",
+             "deepsets", "pairwise"]  # fmt: skip
+    rows = table_rows(out, names)
+    cells = {name: [float(m) for m in re.findall(r"([\d.]+)\+-", " ".join(row))]
+             for name, row in rows.items()}  # fmt: skip
+    assert all(len(v) == 6 for v in cells.values())  # K = 5, 10, 20 x T = 100, 300
+    for name in ("index", "deepsets", "pairwise"):  # learned: far below a random arm
+        assert all(m < 0.8 * r for m, r in zip(cells[name], cells["random"], strict=True)), out
+    for name in names:  # regret grows with the horizon
+        assert all(a < b for a, b in zip(cells[name][::2], cells[name][1::2], strict=True))
+    for png in ("bandit_regret_vs_horizon.png", "bandit_learning_curves.png"):
+        assert (tmp_path / png).stat().st_size > 10_000

@@ -1,0 +1,193 @@
+r"""Permutation-equivariant learned bandit policies, and their policy-gradient training.
+
+Each arm is a set element described by its own statistics and two global
+scalars (the time left and the number of arms); a network scores every arm and
+the policy is a softmax over each instance's arms. Three structures:
+
+* ``"index"`` -- an MLP on each arm alone (an index policy, like UCB: no interaction);
+* ``"deepsets"`` -- :class:`~sgnn.nn.DeepSetsLayer` layers (each arm sees a pooled summary);
+* ``"pairwise"`` -- :class:`~sgnn.nn.PairwiseSetConv` layers (each arm compares itself
+  with every other).
+
+The weights do not depend on :math:`K` or :math:`T`, so a policy trained on
+:math:`K = 10` arms plays any number of arms.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .._checks import check_positive_int
+from ..nn import DeepSetsLayer, PairwiseSetConv
+from .env import ArmStats, BernoulliBandit
+from .policies import argmax_random_ties
+
+__all__ = ["STRUCTURES", "ArmScorer", "LearnedPolicy", "arm_features", "train_policy"]
+
+#: The network structures of :class:`ArmScorer`.
+STRUCTURES = ("index", "deepsets", "pairwise")
+#: Features per arm (see :func:`arm_features`).
+NUM_FEATURES = 8
+
+
+def arm_features(stats: ArmStats, horizon: int) -> Tensor:
+    r"""Per-arm features :math:`(B, K, 8)`: empirical mean, Beta(1, 1) posterior mean and
+    standard deviation, :math:`1/\sqrt{n + 1}`, an untried flag, :math:`\ln(n + 1)/5`,
+    the fraction of the horizon left, and :math:`\ln(\text{pulls left} + 1)/5`
+    (the last two the same for every arm)."""
+    n, s = stats.pulls, stats.rewards
+    a, b = 1 + s, 1 + n - s
+    post_mean = a / (a + b)
+    post_std = torch.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    left = max(horizon - stats.t, 0)
+    glob = torch.tensor([left / horizon, math.log(left + 1) / 5], dtype=n.dtype, device=n.device)
+    return torch.cat([
+        torch.stack([stats.means, post_mean, post_std, 1 / torch.sqrt(n + 1),
+                     (n == 0).to(n.dtype), torch.log1p(n) / 5], dim=-1),
+        glob.expand(*n.shape, 2),
+    ], dim=-1)  # fmt: skip
+
+
+class ArmScorer(nn.Module):
+    r"""Scores every arm of every instance: :math:`(N, F) \to (N,)` for the
+    :math:`N = \sum_i K_i` arms, with ``batch`` assigning arms to instances.
+
+    Permutation-equivariant: permuting the arms of an instance permutes their
+    scores (tested with :func:`~sgnn.testing.assert_permutation_equivariant`).
+
+    Args:
+        structure (str): ``"index"``, ``"deepsets"`` or ``"pairwise"``.
+        in_channels (int, optional): Features per arm. (default: ``8``)
+        hidden_channels (int, optional): Width. (default: ``32``)
+        num_layers (int, optional): Hidden layers. (default: ``2``)
+
+    Shapes:
+        - **input:** arm features :math:`(N, F)`, ``batch`` :math:`(N,)`
+        - **output:** scores :math:`(N,)`
+    """
+
+    def __init__(self, structure: str, in_channels: int = NUM_FEATURES,
+                 hidden_channels: int = 32, num_layers: int = 2) -> None:  # fmt: skip
+        super().__init__()
+        if structure not in STRUCTURES:
+            raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}")
+        check_positive_int(in_channels, "in_channels")
+        check_positive_int(hidden_channels, "hidden_channels")
+        check_positive_int(num_layers, "num_layers")
+        self.structure = structure
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        widths = [in_channels] + [hidden_channels] * num_layers
+        layers: list[nn.Module] = []
+        for c_in, c_out in itertools.pairwise(widths):
+            if structure == "index":
+                layers.append(nn.Linear(c_in, c_out))
+            elif structure == "deepsets":
+                layers.append(DeepSetsLayer(c_in, c_out, aggr="max"))
+            else:
+                layers.append(PairwiseSetConv(c_in, c_out, aggr="max"))
+        self.layers = nn.ModuleList(layers)
+        self.head = nn.Linear(hidden_channels, 1)
+
+    def reset_parameters(self) -> None:
+        for layer in [*self.layers, self.head]:
+            layer.reset_parameters()
+
+    def forward(self, x: Tensor, batch: Tensor | None = None) -> Tensor:
+        h = x
+        for layer in self.layers:
+            h = layer(h) if self.structure == "index" else layer(h, batch=batch)
+            h = torch.relu(h)
+        return self.head(h)[:, 0]
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.structure!r}, {self.in_channels}, "
+                f"hidden_channels={self.hidden_channels}, num_layers={len(self.layers)})")
+
+
+class LearnedPolicy:
+    """A bandit policy from an :class:`ArmScorer`: the arm with the best score
+    (``sample=False``, ties at random) or one drawn from the softmax of the scores."""
+
+    def __init__(self, scorer: ArmScorer, sample: bool = False) -> None:
+        self.scorer = scorer
+        self.sample = sample
+
+    def logits(self, stats: ArmStats, horizon: int) -> tuple[Tensor, Tensor]:
+        """Scores :math:`(B, K)` and the flat ``batch`` vector."""
+        b, k = stats.pulls.shape
+        x = arm_features(stats, horizon).reshape(b * k, -1).to(torch.float32)
+        batch = torch.arange(b, device=x.device).repeat_interleave(k)
+        return self.scorer(x, batch).view(b, k), batch
+
+    def __call__(self, stats: ArmStats, horizon: int, generator: torch.Generator | None = None
+                 ) -> Tensor:  # fmt: skip
+        scores, _ = self.logits(stats, horizon)
+        scores = scores.to(torch.float64)
+        if self.sample:
+            gumbel = -torch.log(-torch.log(torch.rand(scores.shape, generator=generator,
+                                                      dtype=torch.float64).clamp_min(1e-300)))
+            return (scores + gumbel.to(scores.device)).argmax(dim=1)
+        return argmax_random_ties(scores, generator)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.scorer!r}, sample={self.sample})"
+
+
+def train_policy(scorer: ArmScorer, num_arms: int = 10, horizon: int = 100,
+                 iterations: int = 300, batch_size: int = 256, lr: float = 3e-3,
+                 seed: int = 0, progress: bool = True,
+                 callback: Callable[[int, float], None] | None = None) -> list[float]:  # fmt: skip
+    r"""Train ``scorer`` by REINFORCE with a per-step baseline on random Bernoulli bandits.
+
+    Each iteration plays ``batch_size`` fresh instances (means :math:`U[0, 1]`)
+    for ``horizon`` pulls, sampling arms from the softmax of the scores, and
+    descends :math:`\frac{1}{BT}\sum_{i,t} \log\pi(a_{it}) (G_{it} - \bar G_t)`,
+    where :math:`G_{it} = \sum_{s \ge t} (\mu^*_i - \mu_{i a_{is}})` is the
+    pseudo-regret still to come (known in simulation, and far less noisy than
+    rewards) and :math:`\bar G_t` its batch mean.
+
+    Returns:
+        list[float]: Mean pseudo-regret of each iteration's rollouts.
+    """
+    for name, value in (("num_arms", num_arms), ("horizon", horizon),
+                        ("iterations", iterations), ("batch_size", batch_size)):  # fmt: skip
+        check_positive_int(value, name)
+    gen = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(scorer.parameters(), lr=lr)
+    policy = LearnedPolicy(scorer)
+    curve: list[float] = []
+    bar = tqdm(range(iterations), desc=f"train {scorer.structure}", leave=False,
+               disable=None if progress else True)  # fmt: skip
+    for it in bar:
+        bandit = BernoulliBandit(batch_size, num_arms, gen)
+        stats = ArmStats(batch_size, num_arms)
+        log_probs, regrets = [], []
+        for _ in range(horizon):
+            scores, _ = policy.logits(stats, horizon)
+            logp = torch.log_softmax(scores, dim=1)
+            with torch.no_grad():
+                u = torch.rand(scores.shape, generator=gen).clamp_min(1e-20)
+                arms = (logp - torch.log(-torch.log(u))).argmax(dim=1)
+            log_probs.append(logp.gather(1, arms[:, None])[:, 0])
+            before = bandit.regret.clone()
+            stats.update(arms, bandit.pull(arms))
+            regrets.append((bandit.regret - before).to(torch.float32))
+        r = torch.stack(regrets, dim=1)  # (B, T)
+        to_go = r.flip(1).cumsum(1).flip(1)
+        advantage = to_go - to_go.mean(dim=0, keepdim=True)
+        loss = (torch.stack(log_probs, dim=1) * advantage).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        curve.append(float(r.sum(1).mean()))
+        bar.set_postfix(regret=f"{curve[-1]:.2f}")
+        if callback is not None:
+            callback(it, curve[-1])
+    return curve
