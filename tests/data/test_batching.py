@@ -39,3 +39,22 @@ def test_data_lattice_shape_reads_what_sandpile_to_data_stored() -> None:
     edge_index, pos = lattice_graph((2, 2))
     with pytest.raises(ValueError, match="lattice_shape"):
         data_lattice_shape(Data(edge_index=edge_index, pos=pos))
+
+
+def test_level_keys_and_level_batches_of_a_hierarchy() -> None:
+    from torch_geometric.loader import DataLoader
+
+    from sgnn.data import AddHierarchy, HierarchicalData
+    from sgnn.train import batch_vector, num_graphs
+
+    graphs = [AddHierarchy(num_levels=3)(sandpile_to_data(sample_recurrent((4, 4), s)))
+              for s in range(2)]  # fmt: skip
+    batch = next(iter(DataLoader(graphs, batch_size=2)))
+    assert torch.equal(batch.level_batch(0), batch.batch)
+    assert torch.equal(batch.level_batch(1), torch.arange(2).repeat_interleave(4))
+    assert torch.equal(graphs[0].level_batch(0), torch.zeros(16, dtype=torch.long))
+    is_level = HierarchicalData.is_level_key
+    assert is_level("edge_index_2") and is_level("batch_1") and is_level("cluster_0")
+    assert not is_level("edge_index") and not is_level("x")
+    assert num_graphs(batch) == 2 and num_graphs(graphs[0]) == 1
+    assert torch.equal(batch_vector(None, 3, torch.device("cpu")), torch.zeros(3, dtype=torch.long))

@@ -84,3 +84,16 @@ def test_sparse_adjacency_of_the_wrong_size_is_refused() -> None:
     adj_t = to_torch_coo_tensor(random_edges(6, 10, 4), size=(6, 6))
     with pytest.raises(ValueError, match="sparse adjacency must have shape"):
         LatticeConv(2, 2)(torch.randn(5, 2), adj_t)
+
+
+def test_edge_pairs_reads_every_adjacency_format_in_storage_order() -> None:
+    from sgnn.nn import edge_pairs
+
+    edges = torch.tensor([[0, 2, 1, 2], [1, 0, 2, 1]])  # sorted by target, then source
+    for adj in (edges, to_torch_coo_tensor(edges.flip(0), size=(3, 3)),
+                to_torch_csr_tensor(edges.flip(0), size=(3, 3))):  # fmt: skip
+        src, dst = edge_pairs(adj, 3)
+        assert sorted(zip(src.tolist(), dst.tolist(), strict=True)) == sorted(
+            zip(edges[0].tolist(), edges[1].tolist(), strict=True))
+    with pytest.raises(ValueError, match=r"edge_index must have shape \(2, E\)"):
+        edge_pairs(edges.t(), 3)

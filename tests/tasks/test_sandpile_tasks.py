@@ -170,3 +170,14 @@ def test_mixed_size_loader_draws_lazily_and_visits_every_batch_once() -> None:
     orders = {tuple(b[0] for b in MixedSizeLoader([Counting("a", 5), Counting("b", 3)], seed=s))
               for s in range(5)}  # fmt: skip
     assert len(orders) > 1
+
+
+def test_node_outputs_unwraps_every_kind_of_model_result() -> None:
+    from sgnn.nn import RecurrentOutput
+    from sgnn.tasks import node_outputs
+
+    x = torch.randn(4, 2)
+    assert node_outputs(x) is x
+    assert node_outputs(RGNetOutput(x)) is x
+    ran = RecurrentOutput(x, x, torch.ones(1, dtype=torch.long), torch.ones(1, dtype=torch.bool))
+    assert node_outputs(ran) is x
