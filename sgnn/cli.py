@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         "their configuration to OUT.",
     )
     _add_data_arguments(train, sizes=[16, 32], samples=1000, data_seed=1)
-    train.add_argument("--model", choices=MODEL_NAMES, default="rgnet-exact")
+    train.add_argument("--model", choices=SANDPILE_MODELS, default="rgnet-exact")
     train.add_argument("--hidden", type=_positive_int, default=32, help="hidden channels")
     train.add_argument("--val-samples", type=_positive_int, default=100, metavar="S",
                        help="validation samples per size (default: 100)")  # fmt: skip
@@ -164,8 +164,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: sgnn.tasks.SANDPILE_MODELS, from a module that imports no torch.
-MODEL_NAMES = SANDPILE_MODELS
 
 
 

@@ -77,10 +77,10 @@ class PairMessagePassing(ChunkedMessagePassing):
         ``(2, E)`` index or a transposed sparse adjacency), through :meth:`propagate`."""
         target, source = self.node_terms(x)
         n = x.size(0)
-        out = self.propagate(self.adjacency(edge_index, n), target=target, source=source,
-                             size=(n, n))  # fmt: skip
+        adj, dst = self.adjacency(edge_index, n)
+        out = self.propagate(adj, target=target, source=source, size=(n, n))
         if self._linear_after_aggregation:
-            count = degree(edge_pairs(edge_index, n)[1], n, dtype=out.dtype)
+            count = degree(dst, n, dtype=out.dtype)
             if self.aggr == "mean":
                 count = (count > 0).to(out.dtype)  # the mean of the biases is the bias
             out = out @ self.lin_msg.weight.t() + count[:, None] * self.lin_msg.bias

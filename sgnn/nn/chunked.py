@@ -59,27 +59,27 @@ class ChunkedMessagePassing(MessagePassing):
     function computing one chunk's messages from its sources, targets and
     edge slice (usually by gathering node tensors and calling
     :meth:`message`); its ``forward`` calls
-    ``self.propagate(self.adjacency(edge_index, N), ...)``. See
+    ``self.propagate(self.adjacency(edge_index, N)[0], ...)``. See
     :class:`~sgnn.nn.EGNNConv` and :class:`~sgnn.nn.LatticeConv`.
     """
 
     #: Edges per chunk of the fused loop.
     edge_chunk_size: int = 16384
 
-    def adjacency(self, edge_index: Adj, num_nodes: int) -> Adj:
-        """What ``forward`` passes to :meth:`propagate`: ``edge_index`` itself if it is
-        sparse, else the same edges as a transposed sparse COO view."""
-        if is_sparse(edge_index):
-            edge_pairs(edge_index, num_nodes)  # shape check
-            return edge_index
+    def adjacency(self, edge_index: Adj, num_nodes: int) -> tuple[Adj, Tensor]:
+        """What ``forward`` passes to :meth:`propagate` -- ``edge_index`` itself if it is
+        sparse, else the same edges as a transposed sparse COO view -- and the target of
+        every edge (for degrees and edge counts), from one validation of the input."""
         src, dst = edge_pairs(edge_index, num_nodes)
         # Unfused: under explain, without fusion, and under torch.compile (which cannot
         # trace the sparse view, and fuses the per-edge chain itself).
-        if not self.fuse or self.explain or torch.compiler.is_compiling():
-            return edge_index
+        if is_sparse(edge_index) or not self.fuse or self.explain or (
+                torch.compiler.is_compiling()):  # fmt: skip
+            return edge_index, dst
         ones = torch.ones(1, device=src.device).expand(src.numel())
-        return torch.sparse_coo_tensor(torch.stack([dst, src]), ones, (num_nodes, num_nodes),
-                                       is_coalesced=False, check_invariants=False)
+        adj_t = torch.sparse_coo_tensor(torch.stack([dst, src]), ones, (num_nodes, num_nodes),
+                                        is_coalesced=False, check_invariants=False)
+        return adj_t, dst
 
     def chunked_aggregate(self, adj_t: Adj, num_nodes: int, width: int,
                           messages: Callable[[Tensor, Tensor, slice], Tensor],

@@ -12,7 +12,7 @@ from torch_geometric.utils import degree
 
 from ._checks import check_channels
 from ._reset import reset_children
-from .chunked import ChunkedMessagePassing, edge_pairs
+from .chunked import ChunkedMessagePassing
 
 __all__ = ["EGNNConv"]
 
@@ -194,7 +194,7 @@ class EGNNConv(ChunkedMessagePassing):
         if self.velocity and (vel is None or vel.shape != pos.shape):
             raise ValueError("the velocity variant needs vel of the same shape as pos")
         n = x.size(0)
-        _, dst = edge_pairs(edge_index, n)
+        adj, dst = self.adjacency(edge_index, n)
         num_edges = dst.numel()
         if edge_attr is not None and (edge_attr.dim() != 2 or edge_attr.size(0) != num_edges
                                       or edge_attr.size(1) != self.edge_dim):  # fmt: skip
@@ -207,8 +207,8 @@ class EGNNConv(ChunkedMessagePassing):
         f = self.in_channels
         target = torch.addmm(bias, x, weight[:, :f].t())  # W_1 h_i + b, per node
         source = x @ weight[:, f : 2 * f].t()  # W_2 h_j, per node
-        out = self.propagate(self.adjacency(edge_index, n), target=target, source=source,
-                             pos=pos, edge_attr=edge_attr, size=(n, n))  # fmt: skip
+        out = self.propagate(adj, target=target, source=source, pos=pos, edge_attr=edge_attr,
+                             size=(n, n))  # fmt: skip
         hidden = self.hidden_channels
         m_sum, shift = out[:, :hidden], out[:, hidden:]
         if self.coord_aggr == "mean":
