@@ -14,6 +14,6 @@ nor numba):
 * :mod:`sgnn.cli` -- the command line, ``python -m sgnn`` or ``sgnn``.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = ["__version__"]

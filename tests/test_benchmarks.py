@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LINE = re.compile(r"^[a-z0-9_]+: ([0-9.e+-]+|n/a.*) ?.*$")
 
 
-@pytest.mark.parametrize("script", ["bench_sandpile.py", "bench_graphs.py"])
+@pytest.mark.parametrize("script", ["bench_sandpile.py", "bench_graphs.py", "bench_magnets.py"])
 def test_benchmark_runs_quick(script: str) -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / script), "--quick", "--repeats", "1"],

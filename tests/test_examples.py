@@ -150,3 +150,21 @@ def test_set_bandit_quick(tmp_path: Path) -> None:
         assert all(a < b for a, b in zip(cells[name][::2], cells[name][1::2], strict=True))
     for png in ("bandit_regret_vs_horizon.png", "bandit_learning_curves.png"):
         assert (tmp_path / png).stat().st_size > 10_000
+
+
+def test_magnetic_signs_quick(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = run_example("magnetic_signs.py", "--out", str(tmp_path), "--root",
+                      str(tmp_path / "data"), "--quiet")  # fmt: skip
+    # The exact energies of the 4 x 4 cluster, and signs every lattice symmetry keeps.
+    assert re.search(r"^\s+0\s+-11\.228483", out, flags=re.M), out
+    assert re.search(r"^\s+0\.5\s+-8\.457923", out, flags=re.M), out
+    assert "-1.000" not in out
+    rows = re.findall(r"^\s+(0|0\.5)\s+0\.1((?:\s+[\d.]+ \+- [\d.]+){3})", out, flags=re.M)
+    assert len(rows) == 4, out  # weighted and unweighted tables, two couplings each
+    for _, cells in rows:
+        means = [float(v) for v in re.findall(r"([\d.]+) \+-", cells)]
+        assert all(0.0 <= m <= 1.0 for m in means)
+    assert "parameters: dilated 4545, plain 4545, MLP" in out
+    for png in ("accuracy_vs_j2.png", "accuracy_vs_fraction.png"):
+        assert (tmp_path / png).stat().st_size > 10_000

@@ -54,3 +54,8 @@ def test_moved_names_are_still_importable_from_their_old_home() -> None:
 
     for name in ("coarse_grain", "refine", "dilated_edge_key"):
         assert getattr(sgnn.data, name) is getattr(sgnn.pool, name)
+
+
+def test_exact_diagonalisation_needs_neither_torch_nor_the_sandpile() -> None:
+    modules = loaded_after("import sgnn.magnets")
+    assert "torch" not in modules and not any(m.startswith("sgnn.sandpile") for m in modules)

@@ -4,6 +4,7 @@ r"""Lattices and particle sets as PyG graphs, and their coarse-graining hierarch
 from ..pool import coarse_grain, dilated_edge_key, refine  # noqa: F401
 from .batching import equal_size_batch
 from .datasets import SandpileAvalanches, avalanche_to_data
+from .heisenberg import HeisenbergSigns, spin_batch
 from .hierarchy import HierarchicalData, Hierarchy, coarse_grain_hierarchy
 from .lattice import data_lattice_shape, lattice_graph, sandpile_to_data
 from .nbody import NBodyCharged, charged_energy, charged_forces, simulate_charged
@@ -20,6 +21,7 @@ from .transforms import (
 __all__ = [
     "AddDilatedEdges",
     "AddHierarchy",
+    "HeisenbergSigns",
     "HierarchicalData",
     "Hierarchy",
     "LatticeSymmetry",
@@ -39,4 +41,5 @@ __all__ = [
     "particles_to_data",
     "sandpile_to_data",
     "simulate_charged",
+    "spin_batch",
 ]

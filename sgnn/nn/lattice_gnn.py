@@ -13,6 +13,7 @@ from ._checks import check_channels
 from ._mlp import mlp
 from ._reset import reset_children
 from .lattice_conv import LatticeConv
+from .set_readout import SetReadout
 
 __all__ = ["LatticeGNN"]
 
@@ -36,6 +37,12 @@ class LatticeGNN(Module):
     neither adapts to the lattice size. Both are :math:`D_4`- and
     permutation-equivariant.
 
+    With ``graph_aggr`` the hidden states are pooled over each graph before
+    the head, :math:`\mathbf{y}_G = \text{MLP}\big(\bigoplus_{i \in G}
+    \mathbf{h}_i^{(L)}\big)`: on a periodic lattice an *invariant* network
+    (translations and :math:`D_4`), the "invariant CNN with global pooling" of
+    `Schurov et al. (2024) <https://arxiv.org/abs/2406.08318>`_.
+
     Args:
         in_channels (int): Size of each input node feature.
         hidden_channels (int): Size of the hidden state.
@@ -43,13 +50,18 @@ class LatticeGNN(Module):
         dilations (Sequence[int], optional): One dilation per layer.
             (default: ``(1, 1, 1, 1)``)
         act (Callable, optional): Activation. (default: :class:`torch.nn.SiLU`)
+        graph_aggr (str, optional): ``"sum"``, ``"mean"``, ``"max"`` or
+            ``"attention"`` (:class:`SetReadout`) for one output per graph.
+            (default: :obj:`None`, one output per node)
 
     Shapes:
         - **input:** a ``Data`` (or batch) with ``x`` of shape
           :math:`(N, F_{in})`, ``edge_index``, and for every dilation
           :math:`d > 1` the edges under :func:`~sgnn.pool.dilated_edge_key` ``(d)``
-          (:class:`~sgnn.data.AddDilatedEdges` adds them)
-        - **output:** :math:`(N, F_{out})`
+          (:class:`~sgnn.data.AddDilatedEdges` adds them); ``batch``
+          :math:`(N,)` with ``graph_aggr``
+        - **output:** :math:`(N, F_{out})`, or :math:`(B, F_{out})` with
+          ``graph_aggr``
     """
 
     def __init__(
@@ -59,6 +71,7 @@ class LatticeGNN(Module):
         out_channels: int,
         dilations: Sequence[int] = (1, 1, 1, 1),
         act: Callable[[], Module] = SiLU,
+        graph_aggr: str | None = None,
     ) -> None:
         super().__init__()
         check_channels(in_channels=in_channels, hidden_channels=hidden_channels,
@@ -75,6 +88,8 @@ class LatticeGNN(Module):
         self.encoder = Sequential(Linear(in_channels, hidden_channels), act())
         self.convs = ModuleList(LatticeConv(hidden_channels, hidden_channels) for _ in dilations)
         self.act = act()
+        self.graph_aggr = graph_aggr
+        self.readout = None if graph_aggr is None else SetReadout(hidden_channels, graph_aggr)
         self.head = mlp(hidden_channels, hidden_channels, out_channels, act)
         self.reset_parameters()
 
@@ -93,10 +108,13 @@ class LatticeGNN(Module):
                 raise ValueError(f"data has no {key!r}: apply sgnn.data.AddDilatedEdges("
                                  f"{list(self.dilations)})")  # fmt: skip
             h = h + self.act(conv(h, data[key]))
+        if self.readout is not None:
+            h = self.readout(h, data.batch if "batch" in data else None)
         return self.head(h)
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}({self.in_channels}, {self.hidden_channels}, "
-            f"{self.out_channels}, dilations={list(self.dilations)})"
+            f"{self.out_channels}, dilations={list(self.dilations)}"
+            + ("" if self.graph_aggr is None else f", graph_aggr={self.graph_aggr!r}") + ")"
         )

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from .._memory import check_fits
 from . import _kernels
 from ._checks import as_generator, check_heights, check_site, check_stable, extended
-from ._memory import check_fits
 from .graph import CellLayout, SandpileGraph
 
 __all__ = ["Avalanche", "AvalancheStats", "add_grain", "avalanche_sizes", "drive", "relax"]

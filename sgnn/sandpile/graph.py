@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._checks import check_lattice_shape
-from ._memory import check_fits
+from .._memory import check_fits
 
 __all__ = ["SandpileGraph"]
 

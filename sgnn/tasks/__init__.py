@@ -1,10 +1,19 @@
-"""Learning tasks built on the generic layers and trainer: the sandpile task.
+"""Learning tasks built on the generic layers and trainer: the sandpile and sign tasks.
 
 Model zoo (:func:`sandpile_model`), the losses and metrics of footprint and
 hazard prediction, the on-access transforms, the mixed-size loader, and the
-recurrent sandpile models. Moved here from :mod:`sgnn.train` in sgnn 0.2.
+recurrent sandpile models (moved here from :mod:`sgnn.train` in sgnn 0.2); the
+sign structure of frustrated magnets (:func:`sign_model`, :func:`train_sign_model`).
 """
 
+from .magnetic import (
+    SIGN_MODELS,
+    SpinMLP,
+    sign_accuracy,
+    sign_logits,
+    sign_model,
+    train_sign_model,
+)
 from .sandpile import (
     SANDPILE_MODELS,
     MixedSizeLoader,
@@ -26,9 +35,11 @@ from .sandpile_recurrent import (
 
 __all__ = [
     "SANDPILE_MODELS",
+    "SIGN_MODELS",
     "FootprintAutomaton",
     "MixedSizeLoader",
     "RGRecurrent",
+    "SpinMLP",
     "ToppleAutomaton",
     "footprint_criterion",
     "footprint_exact",
@@ -39,4 +50,8 @@ __all__ = [
     "sandpile_metrics",
     "sandpile_model",
     "sandpile_transform",
+    "sign_accuracy",
+    "sign_logits",
+    "sign_model",
+    "train_sign_model",
 ]
