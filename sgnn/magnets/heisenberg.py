@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from .._checks import check_lattice_shape
 from .._io import atomic_write
 from .._memory import check_fits
+from .._progress import tqdm_disable
 from . import _kernels
 
 __all__ = [
@@ -37,11 +38,6 @@ MAX_SITES = 30
 _CACHE_VERSION = 1
 #: Rows per chunk while building the Hamiltonian (the progress bar's step).
 _ROW_CHUNK = 1 << 18
-
-
-def _bar_off(progress: bool | None) -> bool | None:
-    # None (tqdm): only where stderr is a terminal; True: always; False: never.
-    return {None: None, True: False, False: True}[progress]
 
 
 def _check_cluster(shape: object) -> tuple[int, int]:
@@ -146,7 +142,7 @@ class _Hamiltonian:
         counts = np.empty(dim, dtype=np.int64)
         chunks = range(0, dim, _ROW_CHUNK)
         with tqdm(total=2 * dim, desc=f"Hamiltonian {h}x{w}", unit="row", unit_scale=True,
-                  leave=False, disable=_bar_off(progress)) as bar:  # fmt: skip
+                  leave=False, disable=tqdm_disable(progress)) as bar:  # fmt: skip
             for start in chunks:
                 stop = min(start + _ROW_CHUNK, dim)
                 _kernels.diagonal_and_row_counts(self.states, site_i, site_j, coupling,
@@ -311,7 +307,7 @@ def heisenberg_ground_state(shape: tuple[int, int], j1: float = 1.0, j2: float =
         values, vectors = np.linalg.eigh(ham.csr().toarray())
     else:
         bar = tqdm(desc=f"Lanczos {shape[0]}x{shape[1]}", unit="matvec", leave=False,
-                   disable=_bar_off(progress))  # fmt: skip
+                   disable=tqdm_disable(progress))  # fmt: skip
 
         def matvec(x: np.ndarray) -> np.ndarray:
             bar.update()

@@ -10,6 +10,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .._memory import check_fits
+from .._progress import tqdm_disable
 from . import _kernels
 from ._checks import as_generator, check_heights, check_site, check_stable, extended
 from .graph import CellLayout, SandpileGraph
@@ -214,8 +215,7 @@ def drive(
         unit="grain",
         unit_scale=True,
         delay=0.0 if progress else 1.0,
-        # None (tqdm): only where stderr is a terminal; True: always; False: never.
-        disable={None: None, True: False, False: True}[progress],
+        disable=tqdm_disable(progress),
         leave=False,
     )
     done, chunk = 0, 1024

@@ -15,6 +15,7 @@ from torch.nn.functional import binary_cross_entropy_with_logits
 from tqdm.auto import tqdm
 
 from .._checks import check_positive_int
+from .._progress import tqdm_disable
 from ..data.heisenberg import HeisenbergSigns, spin_batch
 from ..nn import LatticeGNN
 from ..nn._reset import reset_children
@@ -190,9 +191,7 @@ def train_sign_model(model: Module, dataset: HeisenbergSigns, steps: int = 2000,
     losses = []
     size = min(batch_size, len(dataset))
     model.train()
-    # None (tqdm): only where stderr is a terminal; True: always; False: never.
-    off = {None: None, True: False, False: True}[progress]
-    for _ in tqdm(range(steps), desc="train signs", leave=False, disable=off):
+    for _ in tqdm(range(steps), desc="train signs", leave=False, disable=tqdm_disable(progress)):
         if sampling == "weight":
             index = torch.multinomial(weight, size, replacement=True, generator=generator)
         else:
