@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from sgnn._names import SAMPLE_TARGETS, SANDPILE_MODELS
+from sgnn._names import SAMPLE_TARGETS, SANDPILE_MODELS, SANDPILE_TRAINING
 
 __all__ = ["main"]
 
@@ -136,17 +136,28 @@ def build_parser() -> argparse.ArgumentParser:
         "DATA_SEED + 100 + k for validation) and save the best-validation weights with "
         "their configuration to OUT.",
     )
-    _add_data_arguments(train, sizes=[16, 32], samples=1000, data_seed=1)
-    train.add_argument("--model", choices=SANDPILE_MODELS, default="rgnet-exact")
-    train.add_argument("--hidden", type=_positive_int, default=32, help="hidden channels")
+    _add_data_arguments(train, sizes=[16, 32], samples=None, data_seed=1)
+    train.add_argument("--model", choices=SANDPILE_MODELS, default="rgnet-exact",
+                       help="the model (default: rgnet-exact)")
+    train.add_argument("--hidden", type=_positive_int, default=32,
+                       help="hidden channels (default: 32)")
     train.add_argument("--val-samples", type=_positive_int, default=100, metavar="S",
                        help="validation samples per size (default: 100)")  # fmt: skip
-    train.add_argument("--epochs", type=_positive_int, default=15)
-    train.add_argument("--patience", type=_positive_int, default=4)
-    train.add_argument("--batch-size", type=_positive_int, default=16)
-    train.add_argument("--lr", type=_positive_float, default=3e-3)
+    train.add_argument("--epochs", type=_positive_int, default=None,
+                       help=f"training epochs (default: per model, {_per_model('epochs')})")
+    train.add_argument("--patience", type=_positive_int, default=4,
+                       help="stop after this many epochs without a better validation loss "
+                       "(default: 4)")  # fmt: skip
+    train.add_argument("--batch-size", type=_positive_int, default=16,
+                       help="graphs per batch (default: 16)")
+    train.add_argument("--lr", type=_positive_float, default=None,
+                       help=f"Adam's learning rate (default: per model, {_per_model('lr')})")
     train.add_argument("--seed", type=_non_negative_int, default=0,
-                       help="seed of the weights and batches")
+                       help="seed of the weights and batches (default: 0)")
+    train.add_argument("--restarts", type=_non_negative_int, default=2,
+                       help="models with a verifiable local rule (hint): retrain with the "
+                       "next seed, at most this many times, while the snapped rule fails "
+                       "its verification (default: 2)")  # fmt: skip
     train.add_argument("--out", required=True, help="checkpoint file to write")
     train.set_defaults(func=_train)
 
@@ -167,7 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 
-def _add_data_arguments(parser: argparse.ArgumentParser, sizes: list[int], samples: int,
+def _per_model(key: str) -> str:
+    """``name value, ...`` of one training default, for --help."""
+    return ", ".join(f"{name} {values[key]:g}" for name, values in SANDPILE_TRAINING.items())
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser, sizes: list[int], samples: int | None,
                         data_seed: int, seed_alias: bool = False) -> None:  # fmt: skip
     parser.add_argument("--root", required=True, help="dataset cache directory")
     parser.add_argument("--target", choices=SAMPLE_TARGETS, default=None,
@@ -175,8 +191,9 @@ def _add_data_arguments(parser: argparse.ArgumentParser, sizes: list[int], sampl
                         "checkpoint's)")  # fmt: skip
     parser.add_argument("--sizes", type=_positive_int, nargs="+", default=sizes, metavar="L",
                         help=f"lattice sides (default: {' '.join(map(str, sizes))})")  # fmt: skip
+    what = f"{samples}" if samples is not None else f"per model, {_per_model('num_samples')}"
     parser.add_argument("--num-samples", type=_positive_int, default=samples, metavar="S",
-                        help=f"samples per size (default: {samples})")  # fmt: skip
+                        help=f"samples per size (default: {what})")  # fmt: skip
     names = ("--data-seed", "--seed") if seed_alias else ("--data-seed",)
     parser.add_argument(*names, dest="data_seed", type=_non_negative_int, default=data_seed,
                         help=f"base seed of the datasets (default: {data_seed})")  # fmt: skip
@@ -280,10 +297,14 @@ def _train(args: argparse.Namespace) -> int:
     from torch_geometric import seed_everything
     from torch_geometric.loader import DataLoader
 
+    from sgnn.tasks.local_rules import RuleVerification, train_until_verified
     from sgnn.tasks.sandpile import MixedSizeLoader, sandpile_loss, sandpile_model
-    from sgnn.train import fit
+    from sgnn.train import History, fit, save_checkpoint
 
     args.target = args.target or "footprint"
+    for key, value in SANDPILE_TRAINING[args.model].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     tic = time.perf_counter()
     try:
         train_sets = [_dataset(args, L, args.num_samples, args.data_seed + k, args.model)
@@ -294,27 +315,108 @@ def _train(args: argparse.Namespace) -> int:
         print(f"sgnn train: error: {err}", file=sys.stderr)
         return 2
     _warm_up(args)
-    seed_everything(args.seed)
-    model = sandpile_model(args.model, args.target, args.hidden)
-    train = MixedSizeLoader([DataLoader(d, args.batch_size, shuffle=True) for d in train_sets],
-                            args.seed)  # fmt: skip
-    val = MixedSizeLoader([DataLoader(d, args.batch_size) for d in val_sets], args.seed)
+
+    def build(seed: int) -> Any:
+        seed_everything(seed)
+        return sandpile_model(args.model, args.target, args.hidden)
+
+    def train(model: Any, seed: int) -> History:
+        loader = MixedSizeLoader([DataLoader(d, args.batch_size, shuffle=True)
+                                  for d in train_sets], seed)  # fmt: skip
+        val = MixedSizeLoader([DataLoader(d, args.batch_size) for d in val_sets], seed)
+        return fit(model, sandpile_loss(args.target, seed=seed), loader, val,
+                   epochs=args.epochs, lr=args.lr, patience=args.patience,
+                   progress=not args.no_progress)  # fmt: skip
+
     config = {"model": args.model, "target": args.target, "hidden_channels": args.hidden,
               "train_sizes": list(args.sizes), "num_samples": args.num_samples,
-              "data_seed": args.data_seed, "seed": args.seed}  # fmt: skip
-    history = fit(model, sandpile_loss(args.target), train, val, epochs=args.epochs,
-                  lr=args.lr, patience=args.patience, checkpoint=args.out, config=config,
-                  progress=not args.no_progress)  # fmt: skip
+              "epochs": args.epochs, "lr": args.lr, "data_seed": args.data_seed,
+              "seed": args.seed}  # fmt: skip
+    model = build(args.seed)
+    verification: RuleVerification | None = None
+    if hasattr(model, "local_cases"):
+        model, history, verification, attempts = train_until_verified(
+            build, train, args.seed, args.restarts,
+            log=None if args.no_progress else lambda line: print(line, file=sys.stderr))
+        config.update(seed=args.seed + attempts - 1, verified=verification.passed,
+                      wrong_local_cases=verification.num_wrong)  # fmt: skip
+    else:
+        history = train(model, args.seed)
+    settled = _settled(model, val_sets, args)
+    save_checkpoint(args.out, model, config)
     params = sum(p.numel() for p in model.parameters())
     print(f"{args.model} ({params} parameters) trained on L = {' '.join(map(str, args.sizes))}: "
           f"best epoch {history.best_epoch} of {len(history.train_loss)}, validation loss "
           f"{history.best_val_loss:.4f}, {time.perf_counter() - tic:.0f} s; saved {args.out}")
+    problems = []
+    if verification is not None:
+        print(f"{verification}" + ("; exact on every lattice size and avalanche that its "
+                                   "iteration budget covers" if verification.passed else ""))
+        if not verification.passed:
+            problems.append(f"the snapped rule failed its verification in all {attempts} "
+                            "attempts (try more --epochs, another --lr or more --restarts)")
+    if settled is not None:
+        done, total = settled
+        print(f"settled within the iteration budget on {done} of {total} validation avalanches")
+        if done < total / 2:
+            problems.append(f"the iteration budget ran out on {total - done} of {total} "
+                            "validation avalanches")  # fmt: skip
+    if problems:
+        print(f"sgnn train: not converged: {'; '.join(problems)}. {args.out} was written for "
+              "inspection; do not rely on it.", file=sys.stderr)  # fmt: skip
+        return 1
     return 0
+
+
+def _settled(model: Any, datasets: list[Any], args: argparse.Namespace) -> tuple[int, int] | None:
+    """``(settled, total)`` over ``datasets`` for a recurrent model, :obj:`None` for others."""
+    import torch
+    from torch_geometric.loader import DataLoader
+
+    from sgnn.nn import RecurrentOutput
+
+    if not hasattr(model, "recurrent"):
+        return None
+    model.eval()
+    done = total = 0
+    with torch.no_grad():
+        for data in datasets:
+            for batch in DataLoader(data, args.batch_size):
+                result = model(batch)
+                if isinstance(result, RecurrentOutput):
+                    done += int(result.converged.sum())
+                    total += int(result.converged.numel())
+    return done, total
+
+
+class _NotSettling(Exception):
+    """A recurrent model exhausts its iteration budget on most avalanches."""
+
+
+def _guard_settling(metric: Callable[[Any, Any], Any], size: int) -> Callable[[Any, Any], Any]:
+    """``metric`` (the ``settled`` metric), raising :class:`_NotSettling` once at least 8
+    avalanches have been seen and most of them ran out of iterations: a model that does
+    not settle would otherwise spend its whole budget on every avalanche."""
+    seen = [0, 0]
+
+    def guarded(model: Any, batch: Any) -> Any:
+        value = metric(model, batch)
+        finite = value[value == value]
+        seen[0] += int((finite == 0).sum())
+        seen[1] += int(finite.numel())
+        if seen[1] >= 8 and seen[0] > seen[1] / 2:
+            raise _NotSettling(f"the model ran out of its iteration budget on {seen[0]} of the "
+                               f"first {seen[1]} avalanches at L = {size}: it has not learned a "
+                               "rule that settles; retrain it (sgnn train)")  # fmt: skip
+        return value
+
+    return guarded
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     from torch_geometric.loader import DataLoader
 
+    from sgnn.tasks.local_rules import verify_rule
     from sgnn.tasks.sandpile import sandpile_metrics, sandpile_model
     from sgnn.train import evaluate, load_checkpoint
 
@@ -332,22 +434,55 @@ def _evaluate(args: argparse.Namespace) -> int:
               f"{args.target!r}", file=sys.stderr)  # fmt: skip
         return 2
     args.target = config["target"]
-    metrics = sandpile_metrics(args.target)
     _warm_up(args)
     print(f"{config['model']} trained on L = {' '.join(map(str, config['train_sizes']))}, "
-          f"{args.num_samples} fresh samples per size")  # fmt: skip
-    print(f"{'L':>6}" + "".join(f"{name:>16}" for name in metrics))
+          f"{args.num_samples} fresh samples per size (seed {args.data_seed} + L)")  # fmt: skip
+    if hasattr(model, "local_cases"):
+        print(verify_rule(model))
+    names = list(sandpile_metrics(args.target))
+    print("mean +- standard error over avalanches ('-': does not apply to this model)")
+    print(f"{'L':>6}{'n':>6}" + "".join(f"{name:>20}" for name in names))
     for L in args.sizes:
         try:
             data = _dataset(args, L, args.num_samples, args.data_seed + L, config["model"])
         except (TypeError, ValueError) as err:
             print(f"sgnn evaluate: error: {err}", file=sys.stderr)
             return 2
-        row = evaluate(model, DataLoader(data, args.batch_size), metrics)
-        # NaN: a metric that does not apply (iterations of a feed-forward model).
-        print(f"{L:>6}" + "".join(f"{row[name]:>16.4f}" if row[name] == row[name] else
-                                  f"{'-':>16}" for name in metrics), flush=True)  # fmt: skip
+        metrics = sandpile_metrics(args.target)
+        if "settled" in metrics:
+            metrics["settled"] = _guard_settling(metrics["settled"], L)
+        values: dict[str, list[Any]] = {name: [] for name in names}
+        try:
+            evaluate(model, DataLoader(data, args.batch_size),
+                     {name: _recorded(fn, values[name]) for name, fn in metrics.items()},
+                     progress=not args.no_progress)  # fmt: skip
+        except _NotSettling as err:
+            print(f"sgnn evaluate: stopped: {err}", file=sys.stderr)
+            return 1
+        cells = [_mean_and_error(values[name]) for name in names]
+        print(f"{L:>6}{len(data):>6}" + "".join(f"{cell:>20}" for cell in cells), flush=True)
     return 0
+
+
+def _recorded(metric: Callable[[Any, Any], Any], into: list[Any]) -> Callable[[Any, Any], Any]:
+    """``metric``, keeping a copy of every value it returns in ``into``."""
+
+    def recorded(model: Any, batch: Any) -> Any:
+        value = metric(model, batch)
+        into.append(value.detach().double().cpu().reshape(-1))
+        return value
+
+    return recorded
+
+
+def _mean_and_error(parts: list[Any]) -> str:
+    """``mean +- standard error`` of the finite values of ``parts``, or ``-``."""
+    values = np.concatenate([p.numpy() for p in parts]) if parts else np.zeros(0)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return "-"
+    error = values.std(ddof=1) / math.sqrt(values.size) if values.size > 1 else math.nan
+    return f"{values.mean():.4f} +- {error:.4f}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

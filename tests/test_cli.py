@@ -133,12 +133,12 @@ def test_train_then_evaluate(tmp_path, capsys) -> None:
                 "--workers", "0", "--no-progress"]  # fmt: skip
     assert main(evaluate) == 0
     out = capsys.readouterr().out
-    rows = {int(m.group(1)): m.group(2).split()
-            for m in re.finditer(r"^ +(\d+) +([0-9. -]+)$", out, flags=re.M)}  # fmt: skip
+    rows = table_rows(out)
     assert set(rows) == {8, 16} and "IoU" in out and "exact" in out
-    for iou, size_error, exact, iterations in rows.values():
-        assert 0 <= float(iou) <= 1 and float(size_error) >= 0 and 0 <= float(exact) <= 1
-        assert iterations == "-"  # a feed-forward model runs no iterations
+    for n, iou, size_error, exact, iterations, settled in rows.values():
+        assert n == 3 and 0 <= iou[0] <= 1 and size_error[0] >= 0 and 0 <= exact[0] <= 1
+        assert iou[1] >= 0 and exact[1] >= 0  # standard errors
+        assert iterations is None and settled is None  # a feed-forward model runs no iterations
     assert main(evaluate) == 0  # the same checkpoint and data give the same table
     assert capsys.readouterr().out == out
     assert main([*evaluate, "--target", "hazard"]) == 2
@@ -148,19 +148,76 @@ def test_train_then_evaluate(tmp_path, capsys) -> None:
     assert "not a checkpoint" in capsys.readouterr().err
 
 
+def table_rows(out: str) -> dict[int, list]:
+    """``sgnn evaluate``'s rows: L -> [n, then (mean, standard error) or None per metric]."""
+    rows = {}
+    for m in re.finditer(r"^ +(\d+) +(\d+) +(.*)$", out, flags=re.M):
+        tokens, cells = m.group(3).split(), [int(m.group(2))]
+        while tokens:
+            if tokens[0] == "-":
+                cells.append(None)
+                tokens = tokens[1:]
+            else:
+                assert tokens[1] == "+-"
+                cells.append((float(tokens[0]), float(tokens[2])))
+                tokens = tokens[3:]
+        rows[int(m.group(1))] = cells
+    return rows
+
+
 def test_train_and_evaluate_a_recurrent_model(tmp_path, capsys) -> None:
     root, ckpt = str(tmp_path / "data"), str(tmp_path / "hint.pt")
     assert main(["train", "--root", root, "--model", "hint", "--sizes", "8", "--num-samples",
-                 "16", "--val-samples", "4", "--epochs", "2", "--workers", "0", "--out", ckpt,
-                 "--no-progress"]) == 0  # fmt: skip
-    assert "hint" in capsys.readouterr().out
+                 "64", "--val-samples", "4", "--batch-size", "4", "--epochs", "30", "--workers",
+                 "0", "--out", ckpt, "--no-progress"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "hint" in out and "verified: yes (0 of 4000 local cases wrong)" in out
+    assert "settled within the iteration budget on 4 of 4 validation avalanches" in out
     assert main(["evaluate", ckpt, "--root", root, "--sizes", "12", "--num-samples", "3",
                  "--seed", "7", "--workers", "0", "--no-progress"]) == 0  # fmt: skip
-    row = re.search(r"^ +12 +([0-9. -]+)$", capsys.readouterr().out, flags=re.M).group(1).split()
-    assert len(row) == 4 and float(row[3]) >= 1  # a recurrent model reports its iterations
+    out = capsys.readouterr().out
+    assert "verified: yes (0 of 4000 local cases wrong)" in out
+    n, iou, _, exact, iterations, settled = table_rows(out)[12]
+    assert n == 3 and iou == (1.0, 0.0) and exact == (1.0, 0.0) and settled == (1.0, 0.0)
+    assert iterations[0] >= 2  # a recurrent model reports its iterations
     # --seed is the base seed of the evaluation data: side 12 used seed 7 + 12.
     cached = [p.name for p in (tmp_path / "data" / "processed").iterdir()]
     assert any(name.startswith("footprint_L12_n3_seed19_") for name in cached), cached
+
+
+def test_train_restarts_and_reports_a_rule_that_fails_verification(tmp_path, capsys) -> None:
+    root, ckpt = str(tmp_path / "data"), str(tmp_path / "hint.pt")
+    assert main(["train", "--root", root, "--model", "hint", "--sizes", "8", "--num-samples",
+                 "8", "--val-samples", "4", "--epochs", "1", "--restarts", "1", "--workers",
+                 "0", "--out", ckpt]) == 1  # fmt: skip
+    captured = capsys.readouterr()
+    assert re.search(r"attempt 1 of 2 \(seed 0\): verified: no", captured.err)
+    assert re.search(r"attempt 2 of 2 \(seed 1\): verified: no", captured.err)
+    assert "not converged: the snapped rule failed its verification in all 2 attempts" in (
+        captured.err)  # fmt: skip
+    assert re.search(r"^verified: no \(\d+ of 4000 local cases wrong\)$", captured.out, re.M)
+    from sgnn.train import load_checkpoint
+
+    config = load_checkpoint(ckpt)["config"]
+    assert config["verified"] is False and config["wrong_local_cases"] > 0 and config["seed"] == 1
+
+
+def test_evaluate_stops_a_model_that_does_not_settle(tmp_path, capsys) -> None:
+    """A rule that never settles (every site gains a grain every step) runs out of its budget:
+    evaluate stops after the first avalanches, with a message, instead of running on."""
+    from sgnn.tasks import ToppleAutomaton
+    from sgnn.train import save_checkpoint
+
+    model = ToppleAutomaton()
+    with torch.no_grad():
+        model.rule.lins[0].bias[1] = 1.0  # the counter grows by one every step
+    ckpt = tmp_path / "cycling.pt"
+    save_checkpoint(ckpt, model, {"model": "hint", "target": "footprint", "hidden_channels": 32,
+                                  "train_sizes": [8]})  # fmt: skip
+    assert main(["evaluate", str(ckpt), "--root", str(tmp_path / "data"), "--sizes", "8",
+                 "--num-samples", "12", "--workers", "0", "--no-progress"]) == 1  # fmt: skip
+    err = capsys.readouterr().err
+    assert "ran out of its iteration budget on 8 of the first 8 avalanches at L = 8" in err
 
 
 def test_train_reads_what_generate_wrote(tmp_path, capsys) -> None:

@@ -6,6 +6,15 @@ recurrent sandpile models (moved here from :mod:`sgnn.train` in sgnn 0.2); the
 sign structure of frustrated magnets (:func:`sign_model`, :func:`train_sign_model`).
 """
 
+from .local_rules import (
+    LocalCases,
+    RuleVerification,
+    multisets,
+    snap_rule,
+    star_graphs,
+    train_until_verified,
+    verify_rule,
+)
 from .magnetic import (
     SIGN_MODELS,
     SpinMLP,
@@ -16,6 +25,7 @@ from .magnetic import (
 )
 from .sandpile import (
     SANDPILE_MODELS,
+    SANDPILE_TRAINING,
     MixedSizeLoader,
     footprint_criterion,
     footprint_exact,
@@ -32,18 +42,23 @@ from .sandpile_recurrent import (
     ToppleAutomaton,
     lattice_diameter,
 )
+from .sandpile_rules import topple_cases
 
 __all__ = [
     "SANDPILE_MODELS",
+    "SANDPILE_TRAINING",
     "SIGN_MODELS",
     "FootprintAutomaton",
+    "LocalCases",
     "MixedSizeLoader",
     "RGRecurrent",
+    "RuleVerification",
     "SpinMLP",
     "ToppleAutomaton",
     "footprint_criterion",
     "footprint_exact",
     "lattice_diameter",
+    "multisets",
     "node_outputs",
     "predicted_avalanche_size",
     "sandpile_loss",
@@ -53,5 +68,10 @@ __all__ = [
     "sign_accuracy",
     "sign_logits",
     "sign_model",
+    "snap_rule",
+    "star_graphs",
+    "topple_cases",
     "train_sign_model",
+    "train_until_verified",
+    "verify_rule",
 ]

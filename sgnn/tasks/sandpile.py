@@ -14,7 +14,7 @@ from torch_geometric.transforms import Compose
 from torch_geometric.utils import scatter
 
 from .._checks import check_positive_int
-from .._names import SAMPLE_TARGETS, SANDPILE_MODELS
+from .._names import SAMPLE_TARGETS, SANDPILE_MODELS, SANDPILE_TRAINING
 from ..data.transforms import AddDilatedEdges, AddHierarchy
 from ..nn.lattice_gnn import LatticeGNN
 from ..nn.recurrent import RecurrentOutput
@@ -24,6 +24,7 @@ from ..train.metrics import batch_vector, footprint_iou, spearman_per_graph, top
 
 __all__ = [
     "SANDPILE_MODELS",
+    "SANDPILE_TRAINING",
     "MixedSizeLoader",
     "footprint_criterion",
     "footprint_exact",
@@ -225,8 +226,10 @@ def sandpile_metrics(
     positive logit), ``|dlog(1+s)|`` (absolute error of :math:`\log(1 + s)`
     of the avalanche size, see :func:`predicted_avalanche_size`), ``exact``
     (the fraction of avalanches whose footprint is predicted exactly, see
-    :func:`footprint_exact`) and ``iterations`` (what a recurrent model ran
-    per avalanche; NaN, hence left out, for feed-forward models).
+    :func:`footprint_exact`), ``iterations`` (what a recurrent model ran
+    per avalanche) and ``settled`` (1 where a recurrent model's state settled
+    within its iteration budget, 0 where the budget ran out); the last two are
+    NaN, hence left out, for feed-forward models.
     ``"hazard"``: ``Spearman`` (:func:`spearman_per_graph`) and ``top-1%
     recall`` (:func:`top_fraction_recall`).
 
@@ -272,13 +275,18 @@ def sandpile_metrics(
         est = predicted_avalanche_size(outputs(model, batch), batch)
         return (torch.log1p(est) - torch.log1p(batch.avalanche_size.view(-1).to(est))).abs()
 
-    def iterations(model: Module, batch: Any) -> Tensor:
-        result = run(model, batch)
-        if isinstance(result, RecurrentOutput):
-            return result.iterations.to(torch.float64)
-        return torch.full((num_graphs(batch),), float("nan"), dtype=torch.float64)
+    def recurrent_field(name: str) -> Callable[[Module, Any], Tensor]:
+        def metric(model: Module, batch: Any) -> Tensor:
+            result = run(model, batch)
+            if isinstance(result, RecurrentOutput):
+                return getattr(result, name).to(torch.float64)
+            return torch.full((num_graphs(batch),), float("nan"), dtype=torch.float64)
 
-    return {"IoU": iou, "|dlog(1+s)|": size_error, "exact": exact, "iterations": iterations}
+        return metric
+
+    return {"IoU": iou, "|dlog(1+s)|": size_error, "exact": exact,
+            "iterations": recurrent_field("iterations"),
+            "settled": recurrent_field("converged")}  # fmt: skip
 
 
 class MixedSizeLoader:

@@ -32,7 +32,9 @@ from ..nn import AutomatonConv, Recurrent, RecurrentOutput, RGNet
 from ..nn._mlp import mlp
 from ..sandpile import avalanche_activity
 from ..train.progressive import progressive_loss
+from .local_rules import LocalCases
 from .sandpile import footprint_criterion
+from .sandpile_rules import HEIGHT_BITS, IN_CHANNELS, thermometer, topple_cases
 
 __all__ = [
     "FootprintAutomaton",
@@ -40,13 +42,6 @@ __all__ = [
     "ToppleAutomaton",
     "lattice_diameter",
 ]
-
-#: Bits of the thermometer code of a height during an avalanche, [h >= k] for k = 1..7: from a
-#: stable start no site holds twice its threshold (8).
-HEIGHT_BITS = 7
-#: Input channels of footprint samples: one-hot height (4), missing neighbours, drop site.
-IN_CHANNELS = 6
-
 
 def lattice_diameter(data: Any) -> Tensor:
     """Graph diameter :math:`H + W - 2` of every lattice of a batch (at least 1), float64."""
@@ -117,12 +112,6 @@ def _ranks(counts: np.ndarray) -> np.ndarray:
     return np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
-def _thermometer(heights: Tensor) -> Tensor:
-    """Bits ``[h >= k]`` for ``k = 1..HEIGHT_BITS``, shape ``(N, HEIGHT_BITS)``."""
-    levels = torch.arange(1, HEIGHT_BITS + 1, device=heights.device)
-    return (heights[:, None] >= levels).long()
-
-
 class _Copies(NamedTuple):
     x: Tensor
     edge_index: Tensor
@@ -166,12 +155,16 @@ class _StateRule(Module):
         self.conv = conv
 
     def forward(self, x: Tensor, state: Tensor, edge_index: Tensor) -> Tensor:
-        bits = state[:, :HEIGHT_BITS]
-        change = self.conv(x[:, :0], bits, edge_index)
-        # Residual in the height: the rule learns the change, so a bit that the data never
-        # sets (a height of 7 is rare below L = 64) keeps its initial weight of 0.
-        return _ordinal(torch.cat([bits.sum(1, keepdim=True) + change[:, :1], change[:, 1:]],
-                                  dim=1))  # fmt: skip
+        return _ordinal(_next_height(self.conv, state[:, :HEIGHT_BITS], edge_index))
+
+
+def _next_height(conv: AutomatonConv, bits: Tensor, edge_index: Tensor) -> Tensor:
+    """The rule's estimates ``(g, c)`` of the next height and the counter's increment,
+    before rounding, from the height bits of every site."""
+    change = conv(bits[:, :0], bits, edge_index)
+    # Residual in the height: the rule learns the change, so a bit that the data never
+    # sets (a height of 7 is rare below L = 64) keeps its initial weight of 0.
+    return torch.cat([bits.sum(1, keepdim=True) + change[:, :1], change[:, 1:]], dim=1)
 
 
 class _StartRule(Module):
@@ -247,7 +240,7 @@ class ToppleAutomaton(_Recurrence):
                                    init=_StartRule(self.start), head=_CountHead(),
                                    update=("replace", "add"), discretize=("step", "round"),
                                    iter_factor=iter_factor)  # fmt: skip
-
+        self._cases: LocalCases | None = None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -304,9 +297,8 @@ class ToppleAutomaton(_Recurrence):
         start_t = torch.from_numpy(np.concatenate(start)).to(device)
         if int(now_t[:, 0].max()) > HEIGHT_BITS:
             raise ValueError("a height outside 0..7 during an avalanche: the input is not stable")
-        bits = _thermometer(now_t[:, 0]).to(dtype)
-        change = self.rule(copies.x[:, :0], bits, copies.edge_index)
-        g = torch.cat([bits.sum(1, keepdim=True) + change[:, :1], change[:, 1:]], dim=1)
+        bits = thermometer(now_t[:, 0]).to(dtype)
+        g = _next_height(self.rule, bits, copies.edge_index)
         unstable = (now_t[:, 0] >= 4).to(dtype)
         src, dst = copies.edge_index
         received = torch.zeros_like(unstable).index_add_(0, dst, unstable[src])
@@ -315,7 +307,32 @@ class ToppleAutomaton(_Recurrence):
         active = (weight * per_site).sum() / weight.sum().clamp(min=1)
         s0 = self.start(batch.x)
         target0 = torch.stack([start_t.to(dtype), torch.zeros_like(s0[:, 0])], dim=1)
-        return per_site.mean() + active + mse_loss(s0, target0)
+        return per_site.mean() + active + mse_loss(s0, target0) + self.domain_loss()
+
+    def local_cases(self) -> LocalCases:
+        """The rule's whole local domain (:func:`~sgnn.tasks.topple_cases`), for
+        :func:`~sgnn.tasks.verify_rule`."""
+        if self._cases is None:
+            self._cases = topple_cases()
+        return self._cases
+
+    def domain_loss(self) -> Tensor:
+        r"""Squared errors of the next height and increment, and of the initial state, on
+        every case of the local domain (:meth:`local_cases`), equally weighted.
+
+        Avalanches on small lattices almost never show some local states (a site at
+        height 7); this term teaches the rule those too, so that a rule which fits the
+        data also verifies."""
+        cases = self.local_cases()
+        param = self.start.weight
+        bits = cases.state[:, :HEIGHT_BITS].to(param)
+        g = _next_height(self.rule, bits, cases.edge_index.to(param.device))[cases.center]
+        target = cases.target.to(param)
+        step = torch.stack([target[:, :HEIGHT_BITS].sum(1), target[:, HEIGHT_BITS]], 1)
+        start = cases.start_target.to(param)
+        start = torch.stack([start[:, :HEIGHT_BITS].sum(1), start[:, HEIGHT_BITS]], 1)
+        return (((g - step) ** 2).sum(1).mean()
+                + ((self.start(cases.start_x.to(param)) - start) ** 2).sum(1).mean())
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(hidden_channels={self.hidden_channels}, "
