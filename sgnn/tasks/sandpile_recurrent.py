@@ -218,8 +218,21 @@ class ToppleAutomaton(_Recurrence):
     :meth:`training_loss` supervises single steps: it draws steps of each
     avalanche of a batch, replays the engine's record
     (:func:`~sgnn.sandpile.avalanche_activity`) to them, and asks for the
-    next state. Outputs: toppled logit :math:`n - 1/2` and
-    :math:`\log(1 + n)`.
+    next state, plus :meth:`domain_loss`, the same on every case of the
+    rule's local domain (:meth:`local_cases`, :func:`~sgnn.tasks.topple_cases`:
+    every height 0..7 with every multiset of neighbour heights). Outputs:
+    toppled logit :math:`n - 1/2` and :math:`\log(1 + n)`.
+
+    **Verified, hence exact at every size.** The update reads only a site's
+    bits and the sums of its neighbours' bits, so it is determined by its
+    values on the 4 000 local cases; :func:`~sgnn.tasks.snap_rule` rounds the
+    learnt weights to the exact rule's grid and :func:`~sgnn.tasks.verify_rule`
+    checks every case. A model that passes is the toppling rule itself: run
+    until it settles, it reproduces every avalanche on every lattice, whatever
+    its size, provided its iteration budget (``iter_factor`` times the
+    lattice's diameter) covers the avalanche's duration -- a run that hits the
+    budget reports ``converged=False``. ``sgnn train --model hint`` trains,
+    snaps and verifies, and restarts while verification fails.
 
     Args:
         hidden_channels (int, optional): Width of the rule's MLP when
