@@ -11,7 +11,7 @@ SAMPLE_TARGETS = ("footprint", "hazard")
 
 #: Model names accepted by :func:`sgnn.tasks.sandpile_model` and ``sgnn train --model``.
 SANDPILE_MODELS = ("rgnet-exact", "rgnet-unet", "local", "dilated", "hint", "recurrent",
-                   "rg-recurrent")  # fmt: skip
+                   "rg-recurrent", "count")  # fmt: skip
 
 #: Training defaults of every sandpile model, in one place: ``sgnn train``, the extrapolation
 #: example and the docs read them. ``epochs`` and ``lr`` (Adam) per model; ``num_samples``
@@ -26,4 +26,6 @@ SANDPILE_TRAINING = {
     "hint": {"epochs": 15, "lr": 3e-2, "num_samples": 1000},
     "recurrent": {"epochs": 4, "lr": 1e-2, "num_samples": 1000},
     "rg-recurrent": {"epochs": 6, "lr": 1e-2, "num_samples": 1000},
+    # epochs of the first-wave stage of sgnn.tasks.train_count_automaton
+    "count": {"epochs": 10, "lr": 1e-1, "num_samples": 1000},
 }

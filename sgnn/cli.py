@@ -295,11 +295,10 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from torch_geometric import seed_everything
-    from torch_geometric.loader import DataLoader
 
     from sgnn.tasks.local_rules import RuleVerification, train_until_verified
-    from sgnn.tasks.sandpile import MixedSizeLoader, sandpile_loss, sandpile_model
-    from sgnn.train import History, fit, save_checkpoint
+    from sgnn.tasks.sandpile import sandpile_model, train_sandpile_model
+    from sgnn.train import History, save_checkpoint
 
     args.target = args.target or "footprint"
     for key, value in SANDPILE_TRAINING[args.model].items():
@@ -320,13 +319,11 @@ def _train(args: argparse.Namespace) -> int:
         seed_everything(seed)
         return sandpile_model(args.model, args.target, args.hidden)
 
-    def train(model: Any, seed: int) -> History:
-        loader = MixedSizeLoader([DataLoader(d, args.batch_size, shuffle=True)
-                                  for d in train_sets], seed)  # fmt: skip
-        val = MixedSizeLoader([DataLoader(d, args.batch_size) for d in val_sets], seed)
-        return fit(model, sandpile_loss(args.target, seed=seed), loader, val,
-                   epochs=args.epochs, lr=args.lr, patience=args.patience,
-                   progress=not args.no_progress)  # fmt: skip
+    def train(model: Any, seed: int) -> Any:
+        return train_sandpile_model(model, train_sets, val_sets, epochs=args.epochs,
+                                    lr=args.lr, target=args.target, batch_size=args.batch_size,
+                                    seed=seed, patience=args.patience,
+                                    progress=not args.no_progress)  # fmt: skip
 
     config = {"model": args.model, "target": args.target, "hidden_channels": args.hidden,
               "train_sizes": list(args.sizes), "num_samples": args.num_samples,
@@ -345,13 +342,17 @@ def _train(args: argparse.Namespace) -> int:
     settled = _settled(model, val_sets, args)
     save_checkpoint(args.out, model, config)
     params = sum(p.numel() for p in model.parameters())
+    how = (f"best epoch {history.best_epoch} of {len(history.train_loss)}, validation loss "
+           f"{history.best_val_loss:.4f}" if isinstance(history, History) else
+           f"{args.epochs} first-wave epochs and a search over the threshold step")  # fmt: skip
     print(f"{args.model} ({params} parameters) trained on L = {' '.join(map(str, args.sizes))}: "
-          f"best epoch {history.best_epoch} of {len(history.train_loss)}, validation loss "
-          f"{history.best_val_loss:.4f}, {time.perf_counter() - tic:.0f} s; saved {args.out}")
+          f"{how}, {time.perf_counter() - tic:.0f} s; saved {args.out}")
     problems = []
     if verification is not None:
-        print(f"{verification}" + ("; exact on every lattice size and avalanche that its "
-                                   "iteration budget covers" if verification.passed else ""))
+        scope = "; exact on every lattice size and avalanche that its iteration budget covers"
+        if hasattr(model, "case_count"):  # a domain bounded in the toppling count
+            scope += f" and in which no site topples more than {model.case_count} times"
+        print(f"{verification}" + (scope if verification.passed else ""))
         if not verification.passed:
             problems.append(f"the snapped rule failed its verification in all {attempts} "
                             "attempts (try more --epochs, another --lr or more --restarts)")

@@ -185,6 +185,23 @@ def test_train_and_evaluate_a_recurrent_model(tmp_path, capsys) -> None:
     assert any(name.startswith("footprint_L12_n3_seed19_") for name in cached), cached
 
 
+def test_train_and_evaluate_the_count_model(tmp_path, capsys) -> None:
+    """The end-to-end count model goes through its own staged training; train's exit status
+    says whether its snapped rule verified."""
+    root, ckpt = str(tmp_path / "data"), str(tmp_path / "count.pt")
+    code = main(["train", "--root", root, "--model", "count", "--sizes", "16", "--num-samples",
+                 "300", "--val-samples", "4", "--restarts", "0", "--workers", "0", "--out",
+                 ckpt, "--no-progress"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert "count (9 parameters) trained on L = 16: 10 first-wave epochs and a search" in out
+    verified = re.search(r"^verified: (yes|no) \(\d+ of 257440 local cases wrong\)", out, re.M)
+    assert verified and (code == 0) == (verified.group(1) == "yes")
+    assert main(["evaluate", ckpt, "--root", root, "--sizes", "24", "--num-samples", "3",
+                 "--workers", "0", "--no-progress"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert verified.group(0) in out and table_rows(out)[24][0] == 3
+
+
 def test_train_restarts_and_reports_a_rule_that_fails_verification(tmp_path, capsys) -> None:
     root, ckpt = str(tmp_path / "data"), str(tmp_path / "hint.pt")
     assert main(["train", "--root", root, "--model", "hint", "--sizes", "8", "--num-samples",

@@ -6,6 +6,13 @@ recurrent sandpile models (moved here from :mod:`sgnn.train` in sgnn 0.2); the
 sign structure of frustrated magnets (:func:`sign_model`, :func:`train_sign_model`).
 """
 
+from .count_automaton import (
+    CountAutomaton,
+    count_cases,
+    multi_wave,
+    search_gamma,
+    train_count_automaton,
+)
 from .local_rules import (
     LocalCases,
     RuleVerification,
@@ -35,6 +42,7 @@ from .sandpile import (
     sandpile_metrics,
     sandpile_model,
     sandpile_transform,
+    train_sandpile_model,
 )
 from .sandpile_recurrent import (
     FootprintAutomaton,
@@ -48,6 +56,7 @@ __all__ = [
     "SANDPILE_MODELS",
     "SANDPILE_TRAINING",
     "SIGN_MODELS",
+    "CountAutomaton",
     "FootprintAutomaton",
     "LocalCases",
     "MixedSizeLoader",
@@ -55,9 +64,11 @@ __all__ = [
     "RuleVerification",
     "SpinMLP",
     "ToppleAutomaton",
+    "count_cases",
     "footprint_criterion",
     "footprint_exact",
     "lattice_diameter",
+    "multi_wave",
     "multisets",
     "node_outputs",
     "predicted_avalanche_size",
@@ -65,12 +76,15 @@ __all__ = [
     "sandpile_metrics",
     "sandpile_model",
     "sandpile_transform",
+    "search_gamma",
     "sign_accuracy",
     "sign_logits",
     "sign_model",
     "snap_rule",
     "star_graphs",
     "topple_cases",
+    "train_count_automaton",
+    "train_sandpile_model",
     "train_sign_model",
     "train_until_verified",
     "verify_rule",

@@ -211,7 +211,8 @@ def train_until_verified(build: Callable[[int], Module], train: Callable[[Module
     r"""Train, snap and verify a rule; restart with the next seed while it fails.
 
     Attempt :math:`a = 0, 1, \dots,` ``restarts`` builds ``build(seed + a)``,
-    trains it with ``train(model, seed + a)`` and calls :func:`snap_rule`; the
+    trains it with ``train(model, seed + a)`` and calls its ``snap()`` if it
+    has one, else :func:`snap_rule`; the
     first model that verifies is returned. If none does, the last one is.
 
     Args:
@@ -230,7 +231,8 @@ def train_until_verified(build: Callable[[int], Module], train: Callable[[Module
     for attempt in range(restarts + 1):
         model = build(seed + attempt)
         result = train(model, seed + attempt)
-        verification = snap_rule(model)
+        # A model may know how to bring its rule to the grid first (CountAutomaton.snap).
+        verification = model.snap() if hasattr(model, "snap") else snap_rule(model)
         if log is not None:
             log(f"attempt {attempt + 1} of {restarts + 1} (seed {seed + attempt}): "
                 f"{verification}")  # fmt: skip

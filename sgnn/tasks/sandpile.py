@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -33,10 +33,11 @@ __all__ = [
     "sandpile_metrics",
     "sandpile_model",
     "sandpile_transform",
+    "train_sandpile_model",
 ]
 
 #: The recurrent models (:mod:`sgnn.tasks.sandpile_recurrent`): footprint target only.
-RECURRENT_MODELS = ("hint", "recurrent", "rg-recurrent")
+RECURRENT_MODELS = ("hint", "recurrent", "rg-recurrent", "count")
 TARGETS = SAMPLE_TARGETS
 #: Dilations of the ``"dilated"`` baseline; a fixed number, whatever the lattice size.
 DILATIONS = (1, 2, 4, 8)
@@ -89,7 +90,11 @@ def sandpile_model(name: str, target: str = "footprint", hidden_channels: int = 
       footprints alone;
     * ``"rg-recurrent"``: :class:`~sgnn.tasks.RGRecurrent`, the RGNet V-cycle
       as the recurrent body (``hidden_channels // 4`` wide: every iteration
-      covers the whole hierarchy).
+      covers the whole hierarchy);
+    * ``"count"``: :class:`~sgnn.tasks.CountAutomaton`, the least-action
+      counting rule with thresholds tied across topplings, learnt from
+      footprints alone (:func:`~sgnn.tasks.train_count_automaton`; 9
+      parameters, ``hidden_channels`` unused).
 
     The RGNets mean-pool the one-hot heights (local densities, renormalized
     by :math:`b = 2` per level, see :class:`~sgnn.nn.RGNet`) and max-pool the
@@ -109,8 +114,11 @@ def sandpile_model(name: str, target: str = "footprint", hidden_channels: int = 
         if target != "footprint":
             raise ValueError(f"the recurrent model {name!r} predicts footprints only, not "
                              f"{target!r}")  # fmt: skip
+        from .count_automaton import CountAutomaton
         from .sandpile_recurrent import FootprintAutomaton, RGRecurrent, ToppleAutomaton
 
+        if name == "count":
+            return CountAutomaton("footprint")
         if name == "hint":
             return ToppleAutomaton(hidden_channels)
         if name == "recurrent":
@@ -127,6 +135,36 @@ def sandpile_model(name: str, target: str = "footprint", hidden_channels: int = 
     if name == "dilated":
         return LatticeGNN(c_in, hidden_channels, c_out, DILATIONS)
     raise ValueError(f"name must be one of {SANDPILE_MODELS}, got {name!r}")
+
+
+def train_sandpile_model(model: Module, train_sets: Sequence[Any], val_sets: Sequence[Any], *,
+                         epochs: int, lr: float, target: str = "footprint",
+                         batch_size: int = 16, seed: int = 0,
+                         patience: int | None = None, grad_clip: float | None = None,
+                         progress: bool = True, desc: str | None = None,
+                         log: Callable[[str], None] | None = None) -> Any:  # fmt: skip
+    r"""Train a sandpile model on datasets of one lattice size each, as ``sgnn train`` does.
+
+    :class:`~sgnn.tasks.CountAutomaton` is trained in stages by
+    :func:`~sgnn.tasks.train_count_automaton` (``epochs`` first-wave epochs at
+    ``lr``, then its threshold step; the validation sets are not used) and the
+    result of that is returned; every other model by :func:`~sgnn.train.fit`
+    with :func:`sandpile_loss` of ``target`` on a :class:`MixedSizeLoader`
+    (sizes shuffled together, seeded), returning its
+    :class:`~sgnn.train.History`.
+    """
+    from torch_geometric.loader import DataLoader
+
+    from ..train.loop import fit
+    from .count_automaton import CountAutomaton, train_count_automaton
+
+    if isinstance(model, CountAutomaton):
+        data = [graph for dataset in train_sets for graph in dataset]
+        return train_count_automaton(model, data, warm_epochs=epochs, lr=lr, seed=seed, log=log)
+    train = MixedSizeLoader([DataLoader(d, batch_size, shuffle=True) for d in train_sets], seed)
+    val = MixedSizeLoader([DataLoader(d, batch_size) for d in val_sets], seed)
+    return fit(model, sandpile_loss(target, seed=seed), train, val, epochs=epochs, lr=lr,
+               patience=patience, grad_clip=grad_clip, progress=progress, desc=desc)
 
 
 def _soft_iou(logit: Tensor, toppled: Tensor, batch: Tensor, num_graphs: int) -> Tensor:

@@ -88,6 +88,14 @@ class _Recurrence(Module):
                               diameter=diameter, sparse=sparse, callback=callback,
                               **kwargs)  # fmt: skip
 
+    def forward(self, data: Any, state: Tensor | None = None, num_iters: int | None = None,
+                sparse: bool | None = None,
+                callback: Callable[[int, Tensor], None] | None = None
+                ) -> RecurrentOutput:  # fmt: skip
+        """Run the recurrence on a footprint batch until every graph settles (or for
+        ``num_iters`` iterations), from ``state`` or the model's initial state."""
+        return self.run(data, state, num_iters, sparse, callback)
+
 
 def _crowding(activity: Any) -> np.ndarray:
     """``1 + sum_i r_i**2`` for every step of ``activity`` and the final, quiet one, with
@@ -263,12 +271,6 @@ class ToppleAutomaton(_Recurrence):
             with torch.no_grad():
                 self.rule.lins[0].weight.zero_()
                 self.rule.lins[0].bias.zero_()
-
-    def forward(self, data: Any, state: Tensor | None = None, num_iters: int | None = None,
-                sparse: bool | None = None,
-                callback: Callable[[int, Tensor], None] | None = None
-                ) -> RecurrentOutput:  # fmt: skip
-        return self.run(data, state, num_iters, sparse, callback)
 
     def training_loss(self, batch: Any, generator: torch.Generator | None = None,
                       steps_per_graph: int = 4) -> Tensor:  # fmt: skip
