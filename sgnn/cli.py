@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=_non_negative_int, default=0,
                        help="seed of the weights and batches (default: 0)")
     train.add_argument("--restarts", type=_non_negative_int, default=2,
-                       help="models with a verifiable local rule (hint): retrain with the "
+                       help="models with a verifiable local rule (hint, count): retrain with the "
                        "next seed, at most this many times, while the snapped rule fails "
                        "its verification (default: 2)")  # fmt: skip
     train.add_argument("--out", required=True, help="checkpoint file to write")
