@@ -112,6 +112,9 @@ def star_graphs(center_state: Tensor, neighbour_states: Sequence[Tensor],
 
 def multisets(values: int, max_size: int) -> list[tuple[int, ...]]:
     """Every multiset of ``0..values-1`` of size ``0..max_size``, as sorted tuples."""
+    for name, value, least in (("values", values, 1), ("max_size", max_size, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
     return [m for d in range(max_size + 1)
             for m in itertools.combinations_with_replacement(range(values), d)]  # fmt: skip
 

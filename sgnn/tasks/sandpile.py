@@ -158,6 +158,8 @@ def train_sandpile_model(model: Module, train_sets: Sequence[Any], val_sets: Seq
     from ..train.loop import fit
     from .count_automaton import CountAutomaton, train_count_automaton
 
+    if not train_sets or any(len(d) == 0 for d in train_sets):
+        raise ValueError("train_sets must hold at least one dataset, none of them empty")
     if isinstance(model, CountAutomaton):
         data = [graph for dataset in train_sets for graph in dataset]
         return train_count_automaton(model, data, warm_epochs=epochs, lr=lr, seed=seed, log=log)

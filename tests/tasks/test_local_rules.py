@@ -21,6 +21,7 @@ from sgnn.tasks import (
     snap_rule,
     star_graphs,
     topple_cases,
+    train_sandpile_model,
     train_until_verified,
     verify_rule,
 )
@@ -180,3 +181,8 @@ def test_local_rules_bad_input() -> None:
     with pytest.raises(TypeError, match="local domain"):
         snap_rule(torch.nn.Linear(1, 1))
     assert list(itertools.islice(multisets(2, 1), 3)) == [(), (0,), (1,)]
+    for values, max_size, name in ((0, 2, "values"), (2, -1, "max_size"), (2.0, 1, "values")):
+        with pytest.raises(ValueError, match=name):
+            multisets(values, max_size)
+    with pytest.raises(ValueError, match="train_sets"):
+        train_sandpile_model(ToppleAutomaton(), [], [], epochs=1, lr=0.1)
