@@ -316,17 +316,18 @@ def main() -> None:
         elif hasattr(model, "local_cases"):
             # Snap the learnt rule to its discrete form and verify it on every local case;
             # retrain with the next seed while it fails, as `sgnn train` does.
-            model, history, _, attempts = train_until_verified(
+            model, history, verification, attempts = train_until_verified(
                 build, train, args.seed, RESTARTS, log=lambda line, name=name: log(
                     f"{name}: {line}"))  # fmt: skip
             save_checkpoint(path, model, config)
+            verified[name] = str(verification)
             log(f"{name}: {attempts} attempt(s), {time.perf_counter() - start:.0f} s")
         else:
             history = train(model, args.seed)
             save_checkpoint(path, model, config)
             log(f"{name}: best epoch {history.best_epoch} of {len(history.train_loss)}, "
                 f"{time.perf_counter() - start:.0f} s")  # fmt: skip
-        if hasattr(model, "local_cases"):
+        if hasattr(model, "local_cases") and name not in verified:  # loaded, not trained
             verified[name] = str(verify_rule(model))
         models[name] = model
         params[name] = sum(p.numel() for p in model.parameters())

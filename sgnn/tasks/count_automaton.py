@@ -33,6 +33,7 @@ from torch_geometric.data import Batch
 
 from ..nn import Recurrent
 from ..sandpile import first_wave
+from ..train.loop import num_graphs
 from .local_rules import (
     LocalCases,
     RuleVerification,
@@ -41,7 +42,8 @@ from .local_rules import (
     star_graphs,
     verify_rule,
 )
-from .sandpile_recurrent import _Recurrence, lattice_diameter
+from .sandpile import _node_batch, _soft_iou
+from .sandpile_recurrent import _CountHead, _Recurrence, lattice_diameter
 from .sandpile_rules import IN_CHANNELS, MAX_DEGREE, start_inputs
 
 __all__ = [
@@ -147,14 +149,6 @@ class _CountRule(Module):
         return _counts(u, self.step_size(), self.max_count)[:, None]
 
 
-class _CountHead(Module):
-    """Footprint outputs from the counts: toppled logit ``n - 1/2`` and ``log(1 + n)``."""
-
-    def forward(self, x: Tensor, state: Tensor) -> Tensor:
-        n = state[:, 0].clamp(min=0)
-        return torch.stack([n - 0.5, torch.log1p(n)], dim=1)
-
-
 class CountAutomaton(_Recurrence):
     r"""The avalanche as the least fixed point of a learned, threshold-tied counting rule.
 
@@ -226,7 +220,7 @@ class CountAutomaton(_Recurrence):
         self.max_count = max_count
         self.case_count = case_count
         self.rule = _CountRule(max_count)
-        self.recurrent = Recurrent(self.rule, 1, head=_CountHead(), update="max",
+        self.recurrent = Recurrent(self.rule, 1, head=_CountHead(0), update="max",
                                    iter_factor=iter_factor)  # fmt: skip
         self._cases: LocalCases | None = None
         self.reset_parameters()
@@ -371,13 +365,8 @@ def _ordinal_loss(u: Tensor, gamma: Tensor, counts: Tensor, active: Tensor,
 def _footprint_loss(u: Tensor, batch: Any, active: Tensor) -> Tensor:
     toppled = batch.toppled.to(u.dtype)
     bce = _both_means(binary_cross_entropy_with_logits(u, toppled, reduction="none"), active)
-    p = torch.sigmoid(u)
-    index = batch.batch if "batch" in batch and batch.batch is not None else torch.zeros_like(
-        toppled, dtype=torch.long)  # fmt: skip
-    size = int(index.max()) + 1
-    inter = torch.zeros(size, dtype=u.dtype).index_add(0, index, p * toppled)
-    union = torch.zeros(size, dtype=u.dtype).index_add(0, index, p + toppled - p * toppled)
-    return bce + 1 - (inter / union.clamp(min=1e-6)).mean()
+    iou = _soft_iou(u, toppled, _node_batch(batch, toppled), num_graphs(batch))
+    return bce + 1 - iou.mean()
 
 
 # --------------------------------------------------------------------------- training

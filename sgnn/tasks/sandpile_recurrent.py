@@ -187,10 +187,15 @@ class _StartRule(Module):
 
 
 class _CountHead(Module):
-    """Footprint outputs from the toppling counter: logit ``n - 1/2``, ``log(1 + n)``."""
+    """Footprint outputs from a toppling counter (state column ``column``): logit
+    ``n - 1/2``, ``log(1 + n)``."""
+
+    def __init__(self, column: int) -> None:
+        super().__init__()
+        self.column = column
 
     def forward(self, x: Tensor, state: Tensor) -> Tensor:
-        n = state[:, HEIGHT_BITS].clamp(min=0)
+        n = state[:, self.column].clamp(min=0)
         return torch.stack([n - 0.5, torch.log1p(n)], dim=1)
 
 
@@ -258,7 +263,7 @@ class ToppleAutomaton(_Recurrence):
         self.rule = AutomatonConv(0, HEIGHT_BITS, 2, hidden_channels, num_layers=num_layers)
         self.start = Linear(IN_CHANNELS, 2)
         self.recurrent = Recurrent(_StateRule(self.rule), (HEIGHT_BITS, 1),
-                                   init=_StartRule(self.start), head=_CountHead(),
+                                   init=_StartRule(self.start), head=_CountHead(HEIGHT_BITS),
                                    update=("replace", "add"), discretize=("step", "round"),
                                    iter_factor=iter_factor)  # fmt: skip
         self._cases: LocalCases | None = None
