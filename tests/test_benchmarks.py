@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LINE = re.compile(r"^[a-z0-9_]+: ([0-9.e+-]+|n/a.*) ?.*$")
 
 
-@pytest.mark.parametrize("script", ["bench_sandpile.py", "bench_graphs.py", "bench_magnets.py"])
+@pytest.mark.parametrize(
+    "script", ["bench_sandpile.py", "bench_graphs.py", "bench_magnets.py", "bench_rg_recurrent.py"]
+)
 def test_benchmark_runs_quick(script: str) -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / script), "--quick", "--repeats", "1"],

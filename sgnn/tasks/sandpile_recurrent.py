@@ -532,6 +532,9 @@ class RGRecurrent(_Recurrence):
                 sparse: bool | None = None,
                 callback: Callable[[int, Tensor], None] | None = None
                 ) -> RecurrentOutput:  # fmt: skip
+        if sparse:
+            raise ValueError("sparse=True: RGRecurrent has no sparse iteration, since every "
+                             "update reads the whole hierarchy; pass sparse=None or False")
         result = self.run(data, state, num_iters, False, callback, data=data)
         output = self.head(data.x, result.state, data.edge_index, data=data)
         return result._replace(output=output)

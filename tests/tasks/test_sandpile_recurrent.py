@@ -110,6 +110,17 @@ def test_batch_equals_graphs_one_by_one(name: str) -> None:
     assert together.iterations.tolist() == [int(a.iterations[0]) for a in alone]
 
 
+def test_rg_recurrent_refuses_sparse_iteration() -> None:
+    model = sandpile_model("rg-recurrent", hidden_channels=8).eval()
+    graph = Batch.from_data_list([AddHierarchy()(avalanche_to_data(samples(8, 1, 4)[0]))])
+    with torch.no_grad(), pytest.raises(ValueError, match="sparse=True"):
+        model(graph, sparse=True)
+    with torch.no_grad():
+        dense = model(graph, sparse=False)
+        default = model(graph)
+    torch.testing.assert_close(dense.state, default.state)
+
+
 @pytest.mark.parametrize("name", ["recurrent", "rg-recurrent"])
 def test_recurrent_models_are_permutation_and_d4_equivariant(name: str) -> None:
     torch.manual_seed(2)
