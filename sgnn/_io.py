@@ -1,4 +1,5 @@
-"""Atomic file writes, shared by checkpoints and dataset caches."""
+"""File writes shared by checkpoints and dataset caches: atomic writes, and an early check
+that a path can be written at all."""
 
 from __future__ import annotations
 
@@ -22,3 +23,17 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> 
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def check_writable(path: str | os.PathLike[str], name: str = "path") -> None:
+    """Raise ``ValueError`` naming ``name`` now, before any work, if a file cannot be
+    written at ``path`` (the directories missing below a writable one will be created)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{name} {path} is a directory; give a file name")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent  # the directories below it will be created
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {path} cannot be written: {parent} is not a writable "
+                         "directory")  # fmt: skip

@@ -1,7 +1,5 @@
 r"""Lattices and particle sets as PyG graphs, and their coarse-graining hierarchies."""
 
-# Moved to the torch-only sgnn.pool in 0.2; importable from here as before.
-from ..pool import coarse_grain, dilated_edge_key, refine  # noqa: F401
 from .batching import equal_size_batch
 from .datasets import SandpileAvalanches, avalanche_to_data
 from .heisenberg import HeisenbergSigns, spin_batch
@@ -43,3 +41,19 @@ __all__ = [
     "simulate_charged",
     "spin_batch",
 ]
+
+# Moved to the torch-only sgnn.pool in sgnn 0.2; importable from here, with a
+# DeprecationWarning since 0.4, until 0.5.
+_MOVED_TO_POOL = frozenset({"coarse_grain", "dilated_edge_key", "refine"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _MOVED_TO_POOL:
+        import warnings
+
+        from .. import pool
+
+        warnings.warn(f"sgnn.data.{name} moved to sgnn.pool.{name} in sgnn 0.2; the old name "
+                      "goes in sgnn 0.5", DeprecationWarning, stacklevel=2)  # fmt: skip
+        return getattr(pool, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

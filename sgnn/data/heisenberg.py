@@ -11,8 +11,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 
+from .._spins import check_cluster, check_couplings
 from ..magnets import heisenberg_ground_state, marshall_sign
-from ..magnets.heisenberg import _check_cluster, _check_couplings
 from ..pool import dilated_edge_key
 from .batching import equal_size_batch
 from .lattice import lattice_graph
@@ -20,9 +20,9 @@ from .simulated import SimulatedDataset
 
 __all__ = ["HeisenbergSigns", "spin_batch"]
 
-#: Bumped whenever the processed content changes meaning.
-DATASET_VERSION = 1
-SPLITS = ("train", "test")
+# Bumped whenever the processed content changes meaning.
+_DATASET_VERSION = 1
+_SPLITS = ("train", "test")
 
 
 @lru_cache(maxsize=64)
@@ -47,7 +47,7 @@ def spin_batch(spins: Tensor, shape: tuple[int, int], dilations: Sequence[int] =
         dtype (torch.dtype, optional): Of ``x``. (default: ``torch.float32``)
         **fields: Further per-graph attributes, stored as given.
     """
-    h, w = _check_cluster(shape)
+    h, w = check_cluster(shape)
     if not isinstance(spins, Tensor) or spins.dim() not in (2, 3):
         raise ValueError(f"spins must be a tensor of shape (B, {h * w}) or (B, {h}, {w})")
     b = spins.size(0)
@@ -111,14 +111,14 @@ class HeisenbergSigns(SimulatedDataset):
         progress: bool | None = None,
         force_reload: bool = False,
     ) -> None:
-        self.shape = _check_cluster(shape)
-        self.j1, self.j2 = _check_couplings(j1, j2)
+        self.shape = check_cluster(shape)
+        self.j1, self.j2 = check_couplings(j1, j2)
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
             raise TypeError(f"fraction must be a float in (0, 1), got {fraction!r}")
         if not 0.0 < fraction < 1.0:
             raise ValueError(f"fraction must be a float in (0, 1), got {fraction!r}")
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        if split not in _SPLITS:
+            raise ValueError(f"split must be one of {_SPLITS}, got {split!r}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
         self.fraction, self.split, self.seed = float(fraction), split, int(seed)
@@ -143,7 +143,7 @@ class HeisenbergSigns(SimulatedDataset):
         rotated = "_marshall" if self.marshall_rotated else ""
         return (f"heisenberg_{self.split}_{h}x{w}_j1={self.j1!r}_j2={self.j2!r}"
                 f"_frac{self.fraction!r}_seed{self.seed}{rotated}"
-                f"_v{DATASET_VERSION}.pt")  # fmt: skip
+                f"_v{_DATASET_VERSION}.pt")  # fmt: skip
 
     def process(self) -> None:
         gs = heisenberg_ground_state(self.shape, self.j1, self.j2, root=self.root,
@@ -189,12 +189,19 @@ class HeisenbergSigns(SimulatedDataset):
         index = (torch.arange(len(self)) if index is None
                  else torch.as_tensor(index, dtype=torch.long).view(-1))  # fmt: skip
         sign = self.sign[index]
-        return spin_batch(self.spins[index], self.shape, dilations, dtype, y=(sign > 0).long(),
-                          sign=sign, weight=self.weight[index], state=self.state[index])
+        return spin_batch(
+            self.spins[index],
+            self.shape,
+            dilations,
+            dtype,
+            y=(sign > 0).long(),
+            sign=sign,
+            weight=self.weight[index],
+            state=self.state[index],
+        )
 
     def __repr__(self) -> str:
         h, w = self.shape
         return (f"{type(self).__name__}({len(self)}, shape=({h}, {w}), j2={self.j2}, "
                 f"fraction={self.fraction}, split={self.split!r}, seed={self.seed}"
                 + (", marshall_rotated=True)" if self.marshall_rotated else ")"))  # fmt: skip
-

@@ -18,6 +18,9 @@ from .._checks import check_lattice_shape
 from .._io import atomic_write
 from .._memory import check_fits
 from .._progress import tqdm_disable
+from .._spins import MAX_SITES
+from .._spins import check_cluster as _check_cluster
+from .._spins import check_couplings as _check_couplings
 from . import _kernels
 
 __all__ = [
@@ -32,42 +35,10 @@ __all__ = [
     "sz_zero_basis",
 ]
 
-#: Most spins: states are int64 bit strings and the lookup table has 2**N entries.
-MAX_SITES = 30
 #: Bumped whenever the cached content changes meaning.
 _CACHE_VERSION = 1
 #: Rows per chunk while building the Hamiltonian (the progress bar's step).
 _ROW_CHUNK = 1 << 18
-
-
-def _check_cluster(shape: object) -> tuple[int, int]:
-    h, w = check_lattice_shape(shape)
-    if min(h, w) < 2:
-        raise ValueError(f"shape must be (H, W) with both sides >= 2 (a periodic side of "
-                         f"length 1 couples a spin to itself), got {shape!r}")  # fmt: skip
-    n = h * w
-    if n % 2:
-        raise ValueError(f"shape must have an even number of sites H*W for the S^z = 0 sector, "
-                         f"got {shape!r} ({n} sites)")  # fmt: skip
-    if n > MAX_SITES:
-        raise ValueError(f"shape must have at most {MAX_SITES} sites, got {shape!r} ({n})")
-    return h, w
-
-
-def _check_coupling(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
-
-
-def _check_couplings(j1: object, j2: object) -> tuple[float, float]:
-    j1, j2 = _check_coupling(j1, "j1"), _check_coupling(j2, "j2")
-    if j1 == 0.0 and j2 == 0.0:
-        raise ValueError("j1 and j2 must not both be zero (every state would be a ground state)")
-    return j1, j2
 
 
 def heisenberg_bonds(shape: tuple[int, int], j1: float = 1.0, j2: float = 0.0,

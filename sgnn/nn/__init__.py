@@ -4,8 +4,8 @@
 * E(n): :class:`EGNNConv`, :class:`EGNN`;
 * lattice (D4): :class:`LatticeConv`, and the baseline stack :class:`LatticeGNN`;
 * coarse-graining: :class:`RGNet`;
-* recurrence: :class:`Recurrent` (weight-tied, run until the state settles) and the
-  local rule :class:`AutomatonConv`;
+* recurrence: :class:`Recurrent` (weight-tied, run until the state settles, with a
+  budget scaled by :func:`graph_diameter_bound`) and the local rule :class:`AutomatonConv`;
 * building blocks: :class:`ChunkedMessagePassing`, the cache-sized fused edge loop
   of the layers above, and :func:`edge_pairs`.
 """

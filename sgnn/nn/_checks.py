@@ -11,6 +11,16 @@ from torch import Tensor
 AGGRS = ("sum", "mean", "max")
 
 
+def values_are_checked(tensor: Tensor) -> bool:
+    """Whether the checks read the values of ``tensor`` (index ranges, signs), not only
+    its shape and dtype: on the CPU, where reading them costs one pass over an index
+    and no synchronisation, and not under :func:`torch.compile`, which cannot guard on
+    data. On an accelerator, reading them would stall every call on a host sync; an
+    index out of range is then caught by the indexing kernel instead, and graphs are
+    best validated once, when they are built (PyG's ``Data.validate()``)."""
+    return tensor.device.type == "cpu" and not torch.compiler.is_compiling()
+
+
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     """Raise ``ValueError`` naming ``name`` unless ``value`` is one of ``choices``."""
     if not isinstance(value, str) or value not in choices:
@@ -60,12 +70,11 @@ def check_edge_index(edge_index: Any, num_nodes: int, name: str = "edge_index") 
         raise ValueError(f"{name} must have shape (2, E), got {tuple(edge_index.shape)}"
                          + ("; transpose it" if edge_index.dim() == 2
                             and edge_index.size(1) == 2 else ""))  # fmt: skip
-    # Range checks read the data: skipped under torch.compile, which cannot guard on them.
-    if torch.compiler.is_compiling():
-        return
-    if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_nodes):
-        raise ValueError(f"{name} must hold node indices in 0..{num_nodes - 1}, got "
-                         f"{int(edge_index.min())}..{int(edge_index.max())}")  # fmt: skip
+    if edge_index.numel() and values_are_checked(edge_index):
+        low, high = torch.aminmax(edge_index)
+        if int(low) < 0 or int(high) >= num_nodes:
+            raise ValueError(f"{name} must hold node indices in 0..{num_nodes - 1}, got "
+                             f"{int(low)}..{int(high)}")  # fmt: skip
 
 
 def check_batch(batch: Any, num_nodes: int, name: str = "batch") -> None:
@@ -80,5 +89,24 @@ def check_batch(batch: Any, num_nodes: int, name: str = "batch") -> None:
     if batch.dim() != 1 or batch.numel() != num_nodes:
         raise ValueError(f"{name} must have shape ({num_nodes},), one graph index per node, "
                          f"got {tuple(batch.shape)}")  # fmt: skip
-    if batch.numel() and not torch.compiler.is_compiling() and int(batch.min()) < 0:
+    if batch.numel() and values_are_checked(batch) and int(batch.min()) < 0:
         raise ValueError(f"{name} must hold non-negative graph indices, got {int(batch.min())}")
+
+
+def batch_and_count(batch: Any, num_nodes: int, device: torch.device,
+                    name: str = "batch") -> tuple[Tensor, int]:  # fmt: skip
+    """``batch`` checked by :func:`check_batch`, sorted and non-negative, as a long tensor
+    (all zeros, one graph, when :obj:`None`), with the number of graphs: for layers that
+    loop over the graphs of a batch in order, which read the batch on the host anyway
+    (so its values are checked on every device)."""
+    check_batch(batch, num_nodes, name)
+    if batch is None:
+        return torch.zeros(num_nodes, dtype=torch.long, device=device), 1
+    batch = batch.long()
+    if not num_nodes:
+        return batch, 1
+    if bool((batch[1:] < batch[:-1]).any()):
+        raise ValueError(f"{name} must be sorted (the graph index of every node, in order)")
+    if int(batch[0]) < 0:
+        raise ValueError(f"{name} must hold non-negative graph indices, got {int(batch[0])}")
+    return batch, int(batch[-1]) + 1

@@ -6,18 +6,17 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-import numpy as np
 import torch
 from torch import Tensor
 from torch.nn import Module
 
-from ._checks import check_edge_index, check_node_features
+from ._checks import batch_and_count, check_edge_index, check_node_features
+from ._diameter import graph_diameter_bound
+from ._frontier import Adjacency
 from ._reset import reset_children
+from ._state_update import DISCRETIZATIONS, UPDATES, combine, discretize
 
 __all__ = ["Recurrent", "RecurrentOutput", "graph_diameter_bound"]
-
-UPDATES = ("replace", "max", "add")
-DISCRETIZATIONS = ("none", "step", "argmax", "round")
 
 
 class RecurrentOutput(NamedTuple):
@@ -32,41 +31,6 @@ class RecurrentOutput(NamedTuple):
     #: Whether each graph's state settled (changed by at most ``tol`` in its last
     #: iteration), bool, :math:`(B,)`.
     converged: Tensor
-
-
-class _StraightThroughStep(torch.autograd.Function):
-    """Heaviside step forward; the logistic sigmoid's derivative backward."""
-
-    @staticmethod
-    def forward(ctx: Any, u: Tensor) -> Tensor:
-        ctx.save_for_backward(u)
-        return (u > 0).to(u.dtype)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:
-        (u,) = ctx.saved_tensors
-        s = torch.sigmoid(u)
-        return grad * s * (1 - s)
-
-
-def _discretize(u: Tensor, kind: str) -> Tensor:
-    if kind == "none":
-        return u
-    if kind == "step":
-        return _StraightThroughStep.apply(u)
-    if kind == "round":  # straight-through: the identity's gradient
-        return u + (torch.round(u) - u).detach()
-    soft = torch.softmax(u, dim=1)  # "argmax": one-hot forward, softmax's gradient backward
-    hard = torch.zeros_like(u).scatter_(1, u.argmax(dim=1, keepdim=True), 1.0)
-    return soft + (hard - soft).detach() if u.requires_grad else hard
-
-
-def _update(state: Tensor, new: Tensor, kind: str) -> Tensor:
-    if kind == "replace":
-        return new
-    if kind == "max":
-        return torch.maximum(state, new)
-    return state + new
 
 
 class Recurrent(Module):
@@ -195,11 +159,11 @@ class Recurrent(Module):
     def step(self, state: Tensor, u: Tensor) -> Tensor:
         """One update :math:`U(s, D(u))` of the state, group by group."""
         if len(self.groups) == 1:
-            return _update(state, _discretize(u, self.discretize[0]), self.update[0])
+            return combine(state, discretize(u, self.discretize[0]), self.update[0])
         parts = []
         for s, v, kind, upd in zip(state.split(self.groups, 1), u.split(self.groups, 1),
                                    self.discretize, self.update, strict=True):  # fmt: skip
-            parts.append(_update(s, _discretize(v, kind), upd))
+            parts.append(combine(s, discretize(v, kind), upd))
         return torch.cat(parts, dim=1)
 
     def initial_state(self, x: Tensor) -> Tensor:
@@ -208,8 +172,8 @@ class Recurrent(Module):
             return x.new_zeros(x.size(0), self.state_channels)
         s0 = self.init(x)
         check_node_features(s0, self.state_channels, "init(x)", num_nodes=x.size(0))
-        parts = [_discretize(v, kind) for v, kind in zip(s0.split(self.groups, 1),
-                                                         self.discretize, strict=True)]  # fmt: skip
+        parts = [discretize(v, kind) for v, kind in zip(s0.split(self.groups, 1),
+                                                        self.discretize, strict=True)]  # fmt: skip
         return torch.cat(parts, dim=1)
 
     def iteration_limits(self, diameter: Tensor) -> Tensor:
@@ -260,7 +224,7 @@ class Recurrent(Module):
         check_edge_index(edge_index, n)
         if edge_index.layout != torch.strided:
             raise ValueError("edge_index must be a (2, E) tensor; Recurrent iterates on edges")
-        batch, num_graphs = _check_batch(batch, n, x.device)
+        batch, num_graphs = batch_and_count(batch, n, x.device)
         if state is None:
             state = self.initial_state(x)
         else:
@@ -324,7 +288,7 @@ class Recurrent(Module):
                     kwargs: dict[str, Any]) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
         n = x.size(0)
         hops = int(self.num_hops)  # type: ignore[arg-type]
-        graph: _Adjacency | None = None  # built once a second iteration needs it
+        graph: Adjacency | None = None  # built once a second iteration needs it
         edge_attr = kwargs.get("edge_attr")
         state = state.clone()
         iterations = torch.zeros(num_graphs, dtype=torch.long, device=x.device)
@@ -340,7 +304,7 @@ class Recurrent(Module):
                 old = state.clone()
                 new = self.step(old, self.block(x, state, edge_index, **kwargs))
             elif active.numel():
-                graph = graph or _Adjacency(edge_index, n)
+                graph = graph or Adjacency(edge_index, n)
                 nodes, edges = graph.upstream(active, hops)
                 local[nodes] = torch.arange(nodes.numel(), device=x.device)
                 sub_edges = local[edge_index[:, edges]]
@@ -364,7 +328,7 @@ class Recurrent(Module):
             if callback is not None:
                 callback(t, state)
             if changed.numel() and not bool(stopped.all()):
-                graph = graph or _Adjacency(edge_index, n)
+                graph = graph or Adjacency(edge_index, n)
                 active = graph.downstream(changed, hops)
             else:
                 active = changed
@@ -374,73 +338,10 @@ class Recurrent(Module):
         groups = self.groups[0] if len(self.groups) == 1 else list(self.groups)
         upd = self.update[0] if len(set(self.update)) == 1 else list(self.update)
         disc = self.discretize[0] if len(set(self.discretize)) == 1 else list(self.discretize)
-        return (f"{type(self).__name__}({self.block}, state_channels={groups}, update={upd!r}, "
-                f"discretize={disc!r}, tol={self.tol}, iter_factor={self.iter_factor})")
-
-
-class _Adjacency:
-    """The edges into and out of every node, to gather those of a node set quickly."""
-
-    def __init__(self, edge_index: Tensor, num_nodes: int) -> None:
-        self.src, self.dst = edge_index[0], edge_index[1]
-        self.into = _EdgeTable(self.dst, num_nodes)
-        self.out_of = _EdgeTable(self.src, num_nodes)
-
-    def upstream(self, nodes: Tensor, hops: int) -> tuple[Tensor, Tensor]:
-        """Every node within ``hops`` hops upstream of ``nodes`` (``nodes`` included), and
-        the ids of the edges into the nodes within ``hops - 1`` hops: exactly what a
-        ``hops``-layer message passing needs to compute ``nodes``."""
-        frontier, edge_parts, node_parts = nodes, [], [nodes]
-        for _ in range(hops):
-            edges = self.into.edges(frontier)
-            edge_parts.append(edges)
-            frontier = torch.unique(self.src[edges])
-            node_parts.append(frontier)
-        return torch.unique(torch.cat(node_parts)), torch.unique(torch.cat(edge_parts))
-
-    def downstream(self, nodes: Tensor, hops: int) -> Tensor:
-        """Every node within ``hops`` hops downstream of ``nodes``, ``nodes`` included."""
-        frontier, parts = nodes, [nodes]
-        for _ in range(hops):
-            frontier = torch.unique(self.dst[self.out_of.edges(frontier)])
-            parts.append(frontier)
-        return torch.unique(torch.cat(parts))
-
-
-class _EdgeTable:
-    """The ids of the edges whose ``index`` is each node: a padded ``(N, max degree)``
-    table when degrees are small (a gather, the fastest for small node sets), else CSR."""
-
-    MAX_PADDED_DEGREE = 64
-
-    def __init__(self, index: Tensor, num_nodes: int) -> None:
-        if index.device.type == "cpu":  # numpy's stable sort of integers is a radix sort
-            perm = torch.from_numpy(np.argsort(index.numpy(), kind="stable"))
-        else:
-            perm = torch.argsort(index, stable=True)
-        degree = torch.bincount(index, minlength=num_nodes)
-        self.ptr = torch.zeros(num_nodes + 1, dtype=torch.long, device=index.device)
-        self.ptr[1:] = torch.cumsum(degree, 0)
-        self.perm = perm
-        width = int(degree.max()) if num_nodes else 0
-        self.table: Tensor | None = None
-        if width <= self.MAX_PADDED_DEGREE:
-            owner = torch.repeat_interleave(torch.arange(num_nodes, device=index.device), degree,
-                                            output_size=index.numel())  # fmt: skip
-            rank = torch.arange(index.numel(), device=index.device) - self.ptr[owner]
-            self.table = torch.full((num_nodes, max(width, 1)), -1, dtype=torch.long,
-                                    device=index.device)  # fmt: skip
-            self.table[owner, rank] = perm
-
-    def edges(self, nodes: Tensor) -> Tensor:
-        if self.table is not None:
-            ids = self.table[nodes].view(-1)
-            return ids[ids >= 0]
-        start, count = self.ptr[nodes], self.ptr[nodes + 1] - self.ptr[nodes]
-        total = int(count.sum())
-        offsets = torch.repeat_interleave(start - torch.cumsum(count, 0) + count, count,
-                                          output_size=total)  # fmt: skip
-        return self.perm[offsets + torch.arange(total, device=nodes.device)]
+        return (
+            f"{type(self).__name__}({self.block}, state_channels={groups}, update={upd!r}, "
+            f"discretize={disc!r}, tol={self.tol}, iter_factor={self.iter_factor})"
+        )
 
 
 def _graph_max(values: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
@@ -460,18 +361,6 @@ def _count_iteration(running: Tensor, change: Tensor, tol: float, iterations: Te
     return converged, stopped
 
 
-def _check_batch(batch: Tensor | None, n: int, device: torch.device) -> tuple[Tensor, int]:
-    if batch is None:
-        return torch.zeros(n, dtype=torch.long, device=device), 1
-    if not isinstance(batch, Tensor) or batch.dtype != torch.long or batch.shape != (n,):
-        raise ValueError(f"batch must be a long tensor of shape ({n},), got "
-                         f"{getattr(batch, 'dtype', type(batch).__name__)} "
-                         f"{tuple(getattr(batch, 'shape', ()))}")  # fmt: skip
-    if n and (int(batch.min()) < 0 or bool((batch[1:] < batch[:-1]).any())):
-        raise ValueError("batch must be sorted and non-negative (graph index of every node)")
-    return batch, (int(batch.max()) + 1 if n else 1)
-
-
 def _per_group(value: str | Sequence[str], allowed: tuple[str, ...], groups: int,
                name: str) -> tuple[str, ...]:  # fmt: skip
     values = (value,) * groups if isinstance(value, str) else tuple(value)
@@ -479,48 +368,3 @@ def _per_group(value: str | Sequence[str], allowed: tuple[str, ...], groups: int
         raise ValueError(f"{name} must be one of {allowed} or one of them per state group "
                          f"({groups}), got {value!r}")  # fmt: skip
     return values
-
-
-def graph_diameter_bound(edge_index: Tensor, batch: Tensor | None = None,
-                         num_graphs: int | None = None) -> Tensor:  # fmt: skip
-    r"""An upper bound on the diameter of every graph of a batch.
-
-    Twice the eccentricity of each graph's first node (breadth-first search,
-    treating edges as undirected), which lies between the diameter and twice
-    it; the number of nodes where a graph is disconnected (no finite bound
-    exists, and no path is longer). Used by :class:`Recurrent` for its
-    iteration budget when the diameter is not given (on a lattice it is
-    :math:`H + W - 2`).
-
-    Args:
-        edge_index (torch.Tensor): :math:`(2, E)`.
-        batch (torch.Tensor, optional): Graph of every node, sorted.
-            (default: one graph of ``edge_index.max() + 1`` nodes)
-        num_graphs (int, optional): Number of graphs. (default: from ``batch``)
-
-    Returns:
-        torch.Tensor: float64, :math:`(B,)`.
-    """
-    import numpy as np
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import dijkstra
-
-    if batch is None:
-        n = int(edge_index.max()) + 1 if edge_index.numel() else 1
-        batch = torch.zeros(n, dtype=torch.long)
-    n = batch.numel()
-    check_edge_index(edge_index, n)
-    num_graphs = int(batch.max()) + 1 if num_graphs is None else num_graphs
-    b = batch.cpu().numpy()
-    firsts = np.searchsorted(b, np.arange(num_graphs))
-    ei = edge_index.cpu().numpy()
-    adj = sp.coo_array((np.ones(ei.shape[1]), (ei[0], ei[1])), shape=(n, n)).tocsr()
-    dist = dijkstra(adj, directed=False, indices=firsts[firsts < n], unweighted=True,
-                    min_only=True)  # fmt: skip
-    counts = np.bincount(b, minlength=num_graphs)
-    out = np.zeros(num_graphs)
-    finite = np.isfinite(dist)
-    np.maximum.at(out, b[finite], 2 * dist[finite])
-    connected = np.bincount(b[finite], minlength=num_graphs) == counts
-    out = np.where(connected, out, counts)
-    return torch.from_numpy(out.astype(np.float64))

@@ -1,18 +1,21 @@
 """Learning tasks built on the generic layers and trainer: the sandpile and sign tasks.
 
-Model zoo (:func:`sandpile_model`), the losses and metrics of footprint and
-hazard prediction, the on-access transforms, the mixed-size loader, and the
-recurrent sandpile models (moved here from :mod:`sgnn.train` in sgnn 0.2); the
-sign structure of frustrated magnets (:func:`sign_model`, :func:`train_sign_model`).
+* the sandpile model zoo (:func:`sandpile_model`, :data:`SANDPILE_MODELS`), what each
+  model reads (:func:`sandpile_transform`), its training (:func:`train_sandpile_model`,
+  :class:`MixedSizeLoader`): ``sandpile``;
+* the losses and metrics of footprint and hazard prediction: ``sandpile_losses``;
+* the recurrent sandpile models: :class:`ToppleAutomaton` (``topple_automaton``),
+  :class:`FootprintAutomaton` and :class:`RGRecurrent` (``sandpile_recurrent``),
+  :class:`CountAutomaton` (``count_automaton``) and its training (``count_training``);
+* verified local rules (``local_rules``) and the sandpile's local domains
+  (``sandpile_rules``);
+* the sign structure of frustrated magnets (:func:`sign_model`,
+  :func:`train_sign_model`): ``magnetic``.
 """
 
-from .count_automaton import (
-    CountAutomaton,
-    count_cases,
-    multi_wave,
-    search_gamma,
-    train_count_automaton,
-)
+from ._recurrence import lattice_diameter
+from .count_automaton import CountAutomaton, count_cases
+from .count_training import multi_wave, search_gamma, train_count_automaton
 from .local_rules import (
     LocalCases,
     RuleVerification,
@@ -31,28 +34,28 @@ from .magnetic import (
     train_sign_model,
 )
 from .sandpile import (
+    RECURRENT_MODELS,
     SANDPILE_MODELS,
     SANDPILE_TRAINING,
     MixedSizeLoader,
+    sandpile_model,
+    sandpile_transform,
+    train_sandpile_model,
+)
+from .sandpile_losses import (
     footprint_criterion,
     footprint_exact,
     node_outputs,
     predicted_avalanche_size,
     sandpile_loss,
     sandpile_metrics,
-    sandpile_model,
-    sandpile_transform,
-    train_sandpile_model,
 )
-from .sandpile_recurrent import (
-    FootprintAutomaton,
-    RGRecurrent,
-    ToppleAutomaton,
-    lattice_diameter,
-)
+from .sandpile_recurrent import FootprintAutomaton, RGRecurrent
 from .sandpile_rules import topple_cases
+from .topple_automaton import ToppleAutomaton
 
 __all__ = [
+    "RECURRENT_MODELS",
     "SANDPILE_MODELS",
     "SANDPILE_TRAINING",
     "SIGN_MODELS",

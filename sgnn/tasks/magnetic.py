@@ -12,13 +12,13 @@ import torch
 from torch import Tensor
 from torch.nn import Linear, Module, Sequential, SiLU
 from torch.nn.functional import binary_cross_entropy_with_logits
+from torch_geometric.nn.inits import reset
 from tqdm.auto import tqdm
 
 from .._checks import check_positive_int
 from .._progress import tqdm_disable
 from ..data.heisenberg import HeisenbergSigns, spin_batch
 from ..nn import LatticeGNN
-from ..nn._reset import reset_children
 
 __all__ = [
     "SIGN_MODELS",
@@ -33,7 +33,7 @@ __all__ = [
 #: same stack without dilations, and a multilayer perceptron on the flattened spins.
 SIGN_MODELS = ("dilated", "plain", "mlp")
 #: How :func:`train_sign_model` draws minibatch states from the training set.
-SAMPLINGS = ("weight", "uniform")
+_SAMPLINGS = ("weight", "uniform")
 
 
 class SpinMLP(Module):
@@ -73,7 +73,8 @@ class SpinMLP(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        reset_children(self)
+        for child in self.children():  # each resets itself (PyG's reset)
+            reset(child)
 
     def forward(self, data: Any) -> Tensor:
         x = data.x
@@ -124,8 +125,13 @@ def _count(model: Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def sign_logits(model: Module, spins: Tensor, shape: tuple[int, int],
-                dilations: Sequence[int] = (1,), batch_size: int = 8192) -> Tensor:
+def sign_logits(
+    model: Module,
+    spins: Tensor,
+    shape: tuple[int, int],
+    dilations: Sequence[int] = (1,),
+    batch_size: int = 8192,
+) -> Tensor:
     """The model's logit for each spin image of ``spins`` (:math:`(M, HW)`), in batches of
     :func:`~sgnn.data.spin_batch` without gradients; ``dilations`` are the edge sets to
     attach."""
@@ -180,8 +186,8 @@ def train_sign_model(model: Module, dataset: HeisenbergSigns, steps: int = 2000,
     batch_size = check_positive_int(batch_size, "batch_size")
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite float, got {lr!r}")
-    if sampling not in SAMPLINGS:
-        raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+    if sampling not in _SAMPLINGS:
+        raise ValueError(f"sampling must be one of {_SAMPLINGS}, got {sampling!r}")
     weight = dataset.weight.double().clamp_min(0)
     if sampling == "weight" and not weight.sum() > 0:
         raise ValueError("sampling='weight' needs a dataset with positive total weight")

@@ -86,7 +86,8 @@ def topple_cases() -> LocalCases:
         return torch.cat([thermometer(heights), zero.expand(heights.numel(), 1)], 1)
 
     state, edge_index, center = star_graphs(
-        encode(torch.tensor(centres)), [encode(n) for n in neighbours], degrees)
+        encode(torch.tensor(centres)), [encode(n) for n in neighbours], degrees
+    )
     target_height, target_count = torch.tensor(after).unbind(1)
     target = torch.cat([thermometer(target_height), target_count[:, None]], 1)
     start_x, height, drop = start_inputs()

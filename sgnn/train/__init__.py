@@ -1,8 +1,8 @@
 """Training: a plain loop with early stopping, metrics, checkpoints and data parallelism.
 
 Generic: nothing here knows about sandpiles. The sandpile task (models, losses,
-metrics, the mixed-size loader) lives in :mod:`sgnn.tasks`; its names are still
-importable from here, with a :class:`DeprecationWarning`.
+metrics, the mixed-size loader) lives in :mod:`sgnn.tasks` (its names, importable from
+here with a :class:`DeprecationWarning` since sgnn 0.2, were removed in 0.4).
 """
 
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -47,32 +47,3 @@ __all__ = [
     "spearman_per_graph",
     "top_fraction_recall",
 ]
-
-#: Names that moved to sgnn.tasks in sgnn 0.2.
-_MOVED_TO_TASKS = frozenset({
-    "FootprintAutomaton",
-    "MixedSizeLoader",
-    "RGRecurrent",
-    "SANDPILE_MODELS",
-    "ToppleAutomaton",
-    "footprint_criterion",
-    "footprint_exact",
-    "lattice_diameter",
-    "predicted_avalanche_size",
-    "sandpile_loss",
-    "sandpile_metrics",
-    "sandpile_model",
-    "sandpile_transform",
-})
-
-
-def __getattr__(name: str) -> object:
-    if name in _MOVED_TO_TASKS:
-        import warnings
-
-        from .. import tasks
-
-        warnings.warn(f"sgnn.train.{name} moved to sgnn.tasks.{name} in sgnn 0.2",
-                      DeprecationWarning, stacklevel=2)  # fmt: skip
-        return getattr(tasks, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import torch
 
 from .._device import check_device
 from .._io import atomic_write
+from .._io import check_writable as _check_writable
 
 __all__ = ["load_checkpoint", "save_checkpoint"]
 
@@ -40,19 +40,6 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, config: dict[str, 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda tmp: torch.save(payload, tmp))
-
-
-def _check_writable(path: str | Path, name: str = "path") -> None:
-    """Raise now, before any work, if a file cannot be written at ``path``."""
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{name} {path} is a directory; give a file name")
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent  # the directories below it will be created
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"{name} {path} cannot be written: {parent} is not a writable "
-                         "directory")  # fmt: skip
 
 
 def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,

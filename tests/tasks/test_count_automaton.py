@@ -12,19 +12,17 @@ from sgnn.data import avalanche_to_data
 from sgnn.nn import RecurrentOutput
 from sgnn.sandpile import avalanche_sample
 from sgnn.tasks import (
-    predicted_avalanche_size,
-    sandpile_loss,
-    sandpile_metrics,
-    train_sandpile_model,
-)
-from sgnn.tasks.count_automaton import (
     CountAutomaton,
     count_cases,
     multi_wave,
+    predicted_avalanche_size,
+    sandpile_loss,
+    sandpile_metrics,
     search_gamma,
     train_count_automaton,
+    train_sandpile_model,
+    verify_rule,
 )
-from sgnn.tasks.local_rules import verify_rule
 
 
 def samples(size: int, count: int, seed: int) -> list[dict]:
@@ -94,7 +92,8 @@ def test_outputs_shapes_and_repr(exact: CountAutomaton) -> None:
     n = d.topplings.to(result.output)
     assert torch.allclose(result.output, torch.stack([n - 0.5, torch.log1p(n)], 1))
     assert repr(CountAutomaton("counts")) == (
-        "CountAutomaton(supervision='counts', max_count=64, case_count=8)")
+        "CountAutomaton(supervision='counts', max_count=64, case_count=8)"
+    )
 
 
 @pytest.mark.parametrize(("kwargs", "name"), [

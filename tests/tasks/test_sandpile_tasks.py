@@ -9,7 +9,7 @@ from torch_geometric.loader import DataLoader
 from sgnn.data import AddHierarchy, SandpileAvalanches, avalanche_to_data
 from sgnn.nn import LatticeGNN, RGNet, RGNetOutput
 from sgnn.sandpile import avalanche_sample
-from sgnn.tasks.sandpile import (
+from sgnn.tasks import (
     RECURRENT_MODELS,
     SANDPILE_MODELS,
     MixedSizeLoader,
@@ -131,15 +131,13 @@ def test_bad_names_and_targets() -> None:
         sandpile_metrics("energy")
 
 
-def test_task_names_moved_from_sgnn_train_still_import_with_a_warning() -> None:
-    import sgnn.tasks
+def test_task_names_are_no_longer_in_sgnn_train() -> None:
+    # Deprecated in 0.2, removed in 0.4: sgnn.train (generic) must not import sgnn.tasks.
     import sgnn.train
 
-    with pytest.warns(DeprecationWarning, match="moved to sgnn.tasks.sandpile_model"):
-        old = sgnn.train.sandpile_model
-    assert old is sgnn.tasks.sandpile_model
-    with pytest.raises(AttributeError):
-        sgnn.train.no_such_name  # noqa: B018
+    assert not hasattr(sgnn.train, "sandpile_model")
+    with pytest.raises(ImportError):
+        from sgnn.train import sandpile_model  # noqa: F401
 
 
 def test_mixed_size_loader_draws_lazily_and_visits_every_batch_once() -> None:

@@ -8,8 +8,9 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from sgnn.data import AddHierarchy, coarse_grain, particles_to_data, sandpile_to_data
+from sgnn.data import AddHierarchy, particles_to_data, sandpile_to_data
 from sgnn.nn import EGNNConv, LatticeConv, RGNet
+from sgnn.pool import coarse_grain
 from sgnn.sandpile import sample_recurrent
 from sgnn.testing import (
     assert_coarse_graining_equivariant,
