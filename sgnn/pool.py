@@ -20,7 +20,7 @@ from ._checks import check_positive_int
 __all__ = ["check_reductions", "coarse_grain", "dilated_edge_key", "refine"]
 
 #: The reductions block pooling accepts, per column or for all columns.
-REDUCTIONS = ("sum", "mean", "max", "min")
+_REDUCTIONS = ("sum", "mean", "max", "min")
 
 
 def coarse_grain(
@@ -50,8 +50,8 @@ def coarse_grain(
     """
     _check_cluster(x, cluster, dim_size)
     if isinstance(reduce, str):
-        if reduce not in REDUCTIONS:
-            raise ValueError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}")
+        if reduce not in _REDUCTIONS:
+            raise ValueError(f"reduce must be one of {_REDUCTIONS}, got {reduce!r}")
         return scatter(x, cluster, dim=0, dim_size=dim_size, reduce=reduce)
     reductions = check_reductions(reduce, x.size(-1) if x.dim() == 2 else None)
     if x.dim() != 2:
@@ -68,13 +68,13 @@ def coarse_grain(
 
 
 def check_reductions(reduce: Any, channels: int | None) -> tuple[str, ...]:
-    """Validates a per-column ``reduce``: a sequence of ``channels`` names from REDUCTIONS."""
+    """Validates a per-column ``reduce``: a sequence of ``channels`` names from _REDUCTIONS."""
     if isinstance(reduce, str) or not isinstance(reduce, Sequence):
         raise TypeError(f"reduce must be a str or a sequence of str, got {reduce!r}")
     reductions = tuple(reduce)
-    bad = [r for r in reductions if r not in REDUCTIONS]
+    bad = [r for r in reductions if r not in _REDUCTIONS]
     if bad:
-        raise ValueError(f"reduce entries must be in {REDUCTIONS}, got {bad[0]!r}")
+        raise ValueError(f"reduce entries must be in {_REDUCTIONS}, got {bad[0]!r}")
     if channels is not None and len(reductions) != channels:
         raise ValueError(f"reduce has {len(reductions)} entries, one per feature column "
                          f"expected ({channels})")  # fmt: skip

@@ -21,12 +21,12 @@ __all__ = ["SandpileAvalanches", "avalanche_to_data"]
 
 
 #: Bumped whenever the generator changes what a sample contains; part of every cache name.
-GENERATOR_VERSION = 1
+_GENERATOR_VERSION = 1
 
 
 #: Below this many lattice sites in all, footprint datasets are generated in-process
 #: unless ``num_workers`` is given.
-SERIAL_SITES = 1 << 19
+_SERIAL_SITES = 1 << 19
 
 class SandpileAvalanches(SimulatedDataset):
     r"""Avalanches of the Bak--Tang--Wiesenfeld sandpile on :math:`L \times L` lattices.
@@ -140,7 +140,7 @@ class SandpileAvalanches(SimulatedDataset):
     # ------------------------------------------------------------------ names
     def _name(self, shard: int | None) -> str:
         name = (f"{self.target}_L{self.size}_n{self.num_samples}_seed{self.seed}"
-                f"_v{GENERATOR_VERSION}")  # fmt: skip
+                f"_v{_GENERATOR_VERSION}")  # fmt: skip
         if shard is not None:
             name += f"_shard{shard}of{self.num_shards}"
         return name + self._pre_transform_tag() + ".pt"
@@ -185,7 +185,7 @@ class SandpileAvalanches(SimulatedDataset):
         with bar:
             # Starting a spawned worker costs seconds; a footprint sample of a few
             # thousand sites costs microseconds.
-            small = self.target == "footprint" and len(jobs) * self.size**2 < SERIAL_SITES
+            small = self.target == "footprint" and len(jobs) * self.size**2 < _SERIAL_SITES
             if self.num_workers <= 1 or len(jobs) < 2 or (self._auto_workers and small):
                 for job in jobs:
                     samples.append(avalanche_sample(*job))

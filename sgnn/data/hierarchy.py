@@ -11,7 +11,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from .._checks import check_positive_int
-from .lattice import BOUNDARIES, check_lattice_shape, lattice_graph
+from .lattice import _BOUNDARIES, check_lattice_shape, lattice_graph
 
 __all__ = [
     "HierarchicalData",
@@ -185,8 +185,8 @@ def coarse_grain_hierarchy(
         raise TypeError(f"factor must be an int >= 2, got {factor!r}")
     if factor < 2:
         raise ValueError(f"factor must be an int >= 2, got {factor}")
-    if boundary not in BOUNDARIES:
-        raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
+    if boundary not in _BOUNDARIES:
+        raise ValueError(f"boundary must be one of {_BOUNDARIES}, got {boundary!r}")
     shapes = [(h, w)]
     while shapes[-1] != (1, 1):
         a, b = shapes[-1]

@@ -15,7 +15,7 @@ from .._device import check_device
 
 __all__ = ["data_lattice_shape", "lattice_graph", "sandpile_to_data"]
 
-BOUNDARIES = ("open", "periodic")
+_BOUNDARIES = ("open", "periodic")
 
 
 def data_lattice_shape(data: Data) -> tuple[int, int]:
@@ -64,8 +64,8 @@ def lattice_graph(
     """
     h, w = check_lattice_shape(shape)
     device = check_device(device)
-    if boundary not in BOUNDARIES:
-        raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
+    if boundary not in _BOUNDARIES:
+        raise ValueError(f"boundary must be one of {_BOUNDARIES}, got {boundary!r}")
     check_positive_int(dilation, "dilation")
     d = int(dilation)
     n = h * w

@@ -14,9 +14,9 @@ from .simulated import SimulatedDataset
 __all__ = ["NBodyCharged", "charged_energy", "charged_forces", "simulate_charged"]
 
 #: Bumped whenever the generator changes what a sample contains; part of every cache name.
-GENERATOR_VERSION = 1
+_GENERATOR_VERSION = 1
 #: Default number of samples and seed offset of each split (offsets keep splits disjoint).
-SPLITS = {"train": (3000, 0), "valid": (2000, 1), "test": (2000, 2)}
+_SPLITS = {"train": (3000, 0), "valid": (2000, 1), "test": (2000, 2)}
 
 
 def charged_forces(
@@ -47,7 +47,7 @@ def charged_forces(
 
 
 #: The pairwise arrays of charged_forces hold (..., n, n, d) float64 values; refuse more.
-PAIR_BYTES_LIMIT = 1 << 32
+_PAIR_BYTES_LIMIT = 1 << 32
 
 
 def _check_charged(pos: np.ndarray, charge: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -62,9 +62,9 @@ def _check_charged(pos: np.ndarray, charge: np.ndarray) -> tuple[np.ndarray, np.
         raise ValueError(f"charge must have shape {pos.shape[:-1]} (pos without its last "
                          f"axis) or one that broadcasts to it, got {charge.shape}") from None
     need = 8 * pos.size * pos.shape[-2]
-    if need > PAIR_BYTES_LIMIT:
+    if need > _PAIR_BYTES_LIMIT:
         raise ValueError(f"pos: {pos.shape[-2]} particles need {need / 2**30:.1f} GiB of "
-                         f"pairwise arrays, more than {PAIR_BYTES_LIMIT / 2**30:.0f} GiB")
+                         f"pairwise arrays, more than {_PAIR_BYTES_LIMIT / 2**30:.0f} GiB")
     return pos, charge
 
 
@@ -203,9 +203,9 @@ class NBodyCharged(SimulatedDataset):
         log: bool = False,
         force_reload: bool = False,
     ) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {tuple(SPLITS)}, got {split!r}")
-        num_samples = SPLITS[split][0] if num_samples is None else num_samples
+        if split not in _SPLITS:
+            raise ValueError(f"split must be one of {tuple(_SPLITS)}, got {split!r}")
+        num_samples = _SPLITS[split][0] if num_samples is None else num_samples
         checks = (("num_samples", num_samples, 1), ("seed", seed, 0), ("frame_in", frame_in, 0),
                   ("frame_out", frame_out, 1))
         for name, value, low in checks:
@@ -225,13 +225,13 @@ class NBodyCharged(SimulatedDataset):
         name = (f"charged_{self.split}_n{self.num_samples}_seed{self.seed}_frames{self.frame_in}"
                 f"to{self.frame_out}_p{self.num_particles}_d{self.dim}_dt{self.dt:g}"
                 f"_every{self.save_every}_loc{self.loc_std:g}_vel{self.vel_norm:g}"
-                f"_clip{self.max_force:g}_v{GENERATOR_VERSION}")  # fmt: skip
+                f"_clip{self.max_force:g}_v{_GENERATOR_VERSION}")  # fmt: skip
         return name + self._pre_transform_tag() + ".pt"
 
     def initial_conditions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Positions, velocities :math:`(S, 5, 3)` and charges :math:`(S, 5)` of frame 0."""
         n, d = self.num_particles, self.dim
-        split_seed = np.random.SeedSequence([self.seed, SPLITS[self.split][1]])
+        split_seed = np.random.SeedSequence([self.seed, _SPLITS[self.split][1]])
         pos, vel, charge = [], [], []
         for child in split_seed.spawn(self.num_samples):
             rng = np.random.default_rng(child)

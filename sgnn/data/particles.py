@@ -15,9 +15,9 @@ from .hierarchy import Hierarchy
 
 __all__ = ["particle_hierarchy", "particles_to_data"]
 
-GRAPHS = ("radius", "knn", "complete")
+_GRAPHS = ("radius", "knn", "complete")
 #: Largest complete graph particles_to_data builds, in bytes.
-COMPLETE_GRAPH_BYTES = 1 << 33
+_COMPLETE_GRAPH_BYTES = 1 << 33
 
 
 def particles_to_data(
@@ -77,8 +77,8 @@ def particles_to_data(
     if boxsize is not None:
         points = np.mod(points, boxsize)
         points[points >= boxsize] = 0.0  # np.mod can round up to the box length itself
-    if graph not in GRAPHS:
-        raise ValueError(f"graph must be one of {GRAPHS}, got {graph!r}")
+    if graph not in _GRAPHS:
+        raise ValueError(f"graph must be one of {_GRAPHS}, got {graph!r}")
     if graph == "radius":
         if r is None or not np.isfinite(r) or r <= 0:
             raise ValueError(f"r must be a positive finite radius for graph='radius', got {r!r}")
@@ -107,10 +107,10 @@ def particles_to_data(
         # Edge index, displacements and distances: about 8 * (2 + dim + 1) bytes per edge,
         # plus the n x n mask; refuse before allocating what cannot fit.
         need = n * (n - 1) * 8 * (3 + points.shape[1]) + n * n
-        if need > COMPLETE_GRAPH_BYTES:
+        if need > _COMPLETE_GRAPH_BYTES:
             raise ValueError(f"graph='complete' on {n} particles needs about "
                              f"{need / 2**30:.1f} GiB for its {n * (n - 1)} edges (limit "
-                             f"{COMPLETE_GRAPH_BYTES / 2**30:.0f} GiB); use graph='radius' "
+                             f"{_COMPLETE_GRAPH_BYTES / 2**30:.0f} GiB); use graph='radius' "
                              "or 'knn'")  # fmt: skip
         src, dst = np.nonzero(~np.eye(n, dtype=bool))  # already sorted by (src, dst)
         edge_index = torch.from_numpy(np.stack([src, dst]).astype(np.int64))

@@ -15,7 +15,7 @@ from torch_geometric.utils import coalesce
 
 from ..pool import dilated_edge_key
 from .hierarchy import HierarchicalData, coarse_grain_hierarchy
-from .lattice import BOUNDARIES, check_lattice_shape, data_lattice_shape, lattice_graph
+from .lattice import _BOUNDARIES, check_lattice_shape, data_lattice_shape, lattice_graph
 
 __all__ = [
     "AddDilatedEdges",
@@ -24,18 +24,6 @@ __all__ = [
     "RandomLatticeSymmetry",
     "lattice_symmetry",
 ]
-
-D4_NAMES = (
-    "identity",
-    "rotate 90",
-    "rotate 180",
-    "rotate 270",
-    "flip columns",
-    "rotate 90 + flip columns",
-    "rotate 180 + flip columns",
-    "rotate 270 + flip columns",
-)
-
 
 def lattice_symmetry(shape: tuple[int, int], element: int) -> tuple[Tensor, tuple[int, int]]:
     r"""A symmetry of the square acting on the sites of an :math:`H \times W` lattice.
@@ -192,8 +180,8 @@ class AddDilatedEdges(BaseTransform):
             raise TypeError(f"dilations must be a sequence of ints, got {dilations!r}")
         for d in dilations:
             dilated_edge_key(d)  # validates
-        if boundary not in BOUNDARIES:
-            raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
+        if boundary not in _BOUNDARIES:
+            raise ValueError(f"boundary must be one of {_BOUNDARIES}, got {boundary!r}")
         self.dilations = tuple(sorted(set(dilations)))
         self.boundary = boundary
 

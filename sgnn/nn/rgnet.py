@@ -19,7 +19,7 @@ from .lattice_conv import LatticeConv
 
 __all__ = ["RGNet", "RGNetOutput"]
 
-MODES = ("exact", "unet")
+_MODES = ("exact", "unet")
 
 
 class RGNetOutput(NamedTuple):
@@ -123,8 +123,8 @@ class RGNet(Module):
         super().__init__()
         check_channels(in_channels=in_channels, hidden_channels=hidden_channels,
                        out_channels=out_channels)
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if mode not in _MODES:
+            raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
         if isinstance(reduce, str):
             if reduce not in AGGRS:
                 raise ValueError(f"reduce must be one of {AGGRS} or one per input channel, "

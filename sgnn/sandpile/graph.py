@@ -16,7 +16,7 @@ __all__ = ["SandpileGraph"]
 _MAX_NODES = np.iinfo(np.int32).max - 1
 #: Bytes per site of building a lattice graph and sampling or driving on it, an upper
 #: estimate used to refuse lattices that cannot fit before allocating them.
-BYTES_PER_SITE = 160
+_BYTES_PER_SITE = 160
 # Threshold of sink cells in the avalanche kernel, whose heights are int32: a
 # stable pile never holds more than twice a threshold, and drive() empties the
 # sink cells between chunks, long before they could count up to this.
@@ -355,7 +355,7 @@ def _check_shape(shape: Any, fits: bool = True) -> tuple[int, int]:
     if dims[0] * dims[1] > _MAX_NODES:
         raise ValueError(f"shape {dims} has more than {_MAX_NODES} sites")
     if fits:
-        check_fits(BYTES_PER_SITE * int(dims[0]) * int(dims[1]), "shape",
+        check_fits(_BYTES_PER_SITE * int(dims[0]) * int(dims[1]), "shape",
                    f"a {dims[0]}x{dims[1]} lattice")  # fmt: skip
     return dims
 
