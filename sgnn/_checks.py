@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 
 def check_positive_int(value: Any, name: str) -> int:
-    """``value`` as an int if it is an integer ``>= 1`` (bools are refused), else a
-    ``ValueError`` that names the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    """``value`` as an int if it is an integer ``>= 1``, else an error that names the
+    argument: a ``TypeError`` for a value that is not an int (bools included), a
+    ``ValueError`` for an int below 1, as everywhere in sgnn (the type is wrong, or the
+    value)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive int, got {value!r}")
+    if value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return int(value)
 
@@ -29,3 +34,30 @@ def check_lattice_shape(shape: Any, name: str = "shape") -> tuple[int, int]:
     if min(dims) < 1:
         raise ValueError(f"{name} must be a pair (H, W) of positive ints, got {shape!r}")
     return int(dims[0]), int(dims[1])
+
+
+def check_int(value: Any, name: str, minimum: int = 1, optional: bool = False) -> int | None:
+    """``value`` as an int if it is an integer ``>= minimum`` (or :obj:`None` when
+    ``optional``), else a ``TypeError`` (not an int; bools are refused) or a
+    ``ValueError`` (below ``minimum``) that names the argument."""
+    if value is None and optional:
+        return None
+    expected = f"an int >= {minimum}" + (" or None" if optional else "")
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be {expected}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return int(value)
+
+
+def check_number(value: Any, name: str, minimum: float = 0.0, strict: bool = False) -> float:
+    """``value`` as a float if it is a finite real number ``>= minimum`` (``>`` when
+    ``strict``), else a ``TypeError`` (not a number; bools are refused) or a
+    ``ValueError`` (NaN, infinite or too small) that names the argument."""
+    expected = f"a finite number {'>' if strict else '>='} {minimum:g}"
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be {expected}, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return value

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 from torch.nn import Module
 
+from .._checks import check_int, check_number
 from ._checks import batch_and_count, check_edge_index, check_node_features
 from ._diameter import graph_diameter_bound
 from ._frontier import Adjacency
@@ -60,7 +61,7 @@ class Recurrent(Module):
     there while the others go on, so a batch gives the same result as its
     graphs one by one. A graph that has not settled after
     :math:`\lceil c \cdot \text{diameter} \rceil` iterations (``iter_factor``
-    :math:`c`; ``max_iter`` caps it further) stops unconverged: the budget
+    :math:`c`; ``max_iters`` caps it further) stops unconverged: the budget
     grows with the graph, as it must for algorithms whose number of
     sequential steps does, and nothing can run forever. With ``num_iters``
     every graph runs exactly that many iterations (training with random
@@ -94,8 +95,9 @@ class Recurrent(Module):
         tol (float, optional): Convergence tolerance. (default: ``0.0``)
         iter_factor (float, optional): Iterations allowed per unit of graph
             diameter. (default: ``16.0``)
-        max_iter (int, optional): An absolute cap on the iterations.
+        max_iters (int, optional): An absolute cap on the iterations.
             (default: :obj:`None`)
+        max_iter (int, optional): Deprecated name of ``max_iters``.
         num_hops (int, optional): Receptive field of ``block`` in hops, which
             enables sparse iteration; ``block.num_hops`` if omitted and
             present. (default: :obj:`None`)
@@ -117,39 +119,39 @@ class Recurrent(Module):
         discretize: str | Sequence[str] = "none",
         tol: float = 0.0,
         iter_factor: float = 16.0,
-        max_iter: int | None = None,
+        max_iters: int | None = None,
         num_hops: int | None = None,
+        max_iter: int | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(block, Module):
             raise TypeError(f"block must be a torch.nn.Module, got {type(block).__name__}")
-        groups = (state_channels,) if isinstance(state_channels, int) else tuple(state_channels)
-        if not groups or any(isinstance(g, bool) or not isinstance(g, int) or g < 1
-                             for g in groups):  # fmt: skip
-            raise ValueError(f"state_channels must be a positive int or a sequence of them, "
-                             f"got {state_channels!r}")  # fmt: skip
+        groups = tuple(state_channels) if isinstance(state_channels, Sequence) else (
+            state_channels,)  # fmt: skip
+        if not groups:
+            raise ValueError("state_channels must be a positive int or a sequence of them, "
+                             "got an empty sequence")  # fmt: skip
+        groups = tuple(check_int(g, "state_channels") for g in groups)
         self.groups = groups
         self.state_channels = sum(groups)
         self.update = _per_group(update, UPDATES, len(groups), "update")
         self.discretize = _per_group(discretize, DISCRETIZATIONS, len(groups), "discretize")
-        for name, value in (("tol", tol), ("iter_factor", iter_factor)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                    math.isfinite(value) and value >= 0):  # fmt: skip
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if iter_factor <= 0:
-            raise ValueError(f"iter_factor must be > 0, got {iter_factor!r}")
-        if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(max_iter, int)
-                                     or max_iter < 1):  # fmt: skip
-            raise ValueError(f"max_iter must be a positive int or None, got {max_iter!r}")
+        tol = check_number(tol, "tol")
+        iter_factor = check_number(iter_factor, "iter_factor", strict=True)
+        if max_iter is not None:
+            warnings.warn("Recurrent(max_iter=) is now max_iters=; max_iter goes in 0.5",
+                          DeprecationWarning, stacklevel=2)  # fmt: skip
+            if max_iters is None:
+                max_iters = max_iter
+        max_iters = check_int(max_iters, "max_iters", optional=True)
         hops = num_hops if num_hops is not None else getattr(block, "num_hops", None)
-        if hops is not None and (isinstance(hops, bool) or not isinstance(hops, int) or hops < 1):
-            raise ValueError(f"num_hops must be a positive int or None, got {hops!r}")
+        hops = check_int(hops, "num_hops", optional=True)
         self.block = block
         self.init = init
         self.head = head
         self.tol = float(tol)
         self.iter_factor = float(iter_factor)
-        self.max_iter = max_iter
+        self.max_iters = max_iters
         self.num_hops = hops
 
     def reset_parameters(self) -> None:
@@ -177,10 +179,11 @@ class Recurrent(Module):
         return torch.cat(parts, dim=1)
 
     def iteration_limits(self, diameter: Tensor) -> Tensor:
-        """Per-graph budget :math:`\\lceil c \\cdot \\max(d, 1) \\rceil`, capped by ``max_iter``."""
+        """Per-graph budget :math:`\\lceil c \\cdot \\max(d, 1) \\rceil`, capped by
+        ``max_iters``."""
         limit = torch.ceil(self.iter_factor * diameter.double().clamp(min=1)).long()
-        if self.max_iter is not None:
-            limit = limit.clamp(max=self.max_iter)
+        if self.max_iters is not None:
+            limit = limit.clamp(max=self.max_iters)
         return limit.clamp(min=1)
 
     # ----------------------------------------------------------------- forward
@@ -229,9 +232,7 @@ class Recurrent(Module):
             state = self.initial_state(x)
         else:
             check_node_features(state, self.state_channels, "state", num_nodes=n)
-        if num_iters is not None and (isinstance(num_iters, bool) or not isinstance(
-                num_iters, int) or num_iters < 0):  # fmt: skip
-            raise ValueError(f"num_iters must be a non-negative int or None, got {num_iters!r}")
+        num_iters = check_int(num_iters, "num_iters", minimum=0, optional=True)
         use_sparse = sparse if sparse is not None else (
             self.num_hops is not None and not torch.is_grad_enabled())  # fmt: skip
         if use_sparse:

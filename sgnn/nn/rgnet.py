@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -11,6 +11,7 @@ from torch import Tensor
 from torch.nn import Linear, Module, ModuleList, Sequential, SiLU
 from torch_geometric.utils import scatter
 
+from .._checks import check_int, check_number
 from ..pool import check_reductions, coarse_grain, refine
 from ._checks import AGGRS, check_channels
 from ._mlp import mlp
@@ -51,7 +52,7 @@ class RGNet(Module):
 
     where :math:`R` copies a block's state to its sites
     (:func:`~sgnn.pool.refine`) and the block :math:`B` (a linear mix followed
-    by ``depth`` residual :class:`LatticeConv` layers on the level's lattice) is
+    by ``num_layers`` residual :class:`LatticeConv` layers on the level's lattice) is
     the *same* module at every level. The number of levels comes from the
     input, so one set of parameters runs on any lattice size. Node outputs are
     :math:`\mathbf{y}^{(k)} = \text{head}(\mathbf{h}^{(k)})`; the graph output
@@ -76,7 +77,7 @@ class RGNet(Module):
         hidden_channels (int): Size of the hidden state at every level.
         out_channels (int): Size of each node output.
         mode (str, optional): ``"exact"`` or ``"unet"``. (default: ``"exact"``)
-        depth (int, optional): :class:`LatticeConv` layers per block.
+        num_layers (int, optional): :class:`LatticeConv` layers per block.
             (default: ``2``)
         reduce (str or Sequence[str], optional): Reduction of :math:`P`,
             ``"mean"``, ``"sum"`` or ``"max"``, or one of these per input
@@ -97,6 +98,7 @@ class RGNet(Module):
             level sees statistically alike inputs (the fixed point that lets
             weights shared across levels transfer to larger lattices).
             (default: :obj:`None`, plain pooling)
+        depth (int, optional): Deprecated name of ``num_layers``.
 
     Shapes:
         - **input:** a :class:`~sgnn.data.HierarchicalData` (or a batch of
@@ -113,12 +115,13 @@ class RGNet(Module):
         hidden_channels: int,
         out_channels: int,
         mode: str = "exact",
-        depth: int = 2,
+        num_layers: int = 2,
         reduce: str | Sequence[str] = "mean",
         graph_channels: int | None = None,
         level_aggr: str = "mean",
         act: Callable[[], Module] = SiLU,
         renormalize: float | None = None,
+        depth: int | None = None,
     ) -> None:
         super().__init__()
         check_channels(in_channels=in_channels, hidden_channels=hidden_channels,
@@ -135,16 +138,18 @@ class RGNet(Module):
                 raise ValueError(f"reduce entries must be in {AGGRS}, got {reduce!r}")
         if level_aggr not in ("mean", "sum"):
             raise ValueError(f"level_aggr must be 'mean' or 'sum', got {level_aggr!r}")
-        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
-            raise ValueError(f"depth must be a non-negative int, got {depth!r}")
-        if renormalize is not None and not (isinstance(renormalize, (int, float))
-                                            and math.isfinite(renormalize) and renormalize > 0):
-            raise ValueError(f"renormalize must be a positive number, got {renormalize!r}")
+        if depth is not None:
+            warnings.warn("RGNet(depth=) is now num_layers=; depth goes in 0.5",
+                          DeprecationWarning, stacklevel=2)  # fmt: skip
+            num_layers = depth
+        num_layers = check_int(num_layers, "num_layers", minimum=0)
+        if renormalize is not None:
+            renormalize = check_number(renormalize, "renormalize", strict=True)
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
         self.out_channels = out_channels
         self.mode = mode
-        self.depth = depth
+        self.num_layers = num_layers
         self.reduce = reduce
         self.renormalize = renormalize
         means = [reduce == "mean"] * in_channels if isinstance(reduce, str) else [
@@ -155,10 +160,10 @@ class RGNet(Module):
         hidden = hidden_channels
         self.encoder = Sequential(Linear(in_channels, hidden), act())
         self.mix = Linear(2 * hidden, hidden)
-        self.convs = ModuleList(LatticeConv(hidden, hidden) for _ in range(depth))
+        self.convs = ModuleList(LatticeConv(hidden, hidden) for _ in range(num_layers))
         if mode == "unet":
             self.mix_up = Linear(2 * hidden, hidden)
-            self.convs_up = ModuleList(LatticeConv(hidden, hidden) for _ in range(depth))
+            self.convs_up = ModuleList(LatticeConv(hidden, hidden) for _ in range(num_layers))
         self.act = act()
         self.head = mlp(hidden, hidden, out_channels, act)
         self.graph_head = mlp(hidden, hidden, graph_channels, act) if graph_channels else None
@@ -246,7 +251,7 @@ class RGNet(Module):
         extra += f", graph_channels={self.graph_channels}" if self.graph_channels else ""
         return (
             f"{type(self).__name__}({self.in_channels}, {self.hidden_channels}, "
-            f"{self.out_channels}, mode={self.mode!r}, depth={self.depth}{extra})"
+            f"{self.out_channels}, mode={self.mode!r}, num_layers={self.num_layers}{extra})"
         )
 
 

@@ -82,7 +82,7 @@ def test_lattice_conv_in_sequential_with_batches() -> None:
 @pytest.mark.parametrize("L", [8, 16, 32, 64, 128])
 def test_rgnet_exact_is_coarse_graining_equivariant(L: int) -> None:
     torch.manual_seed(L)
-    model = RGNet(5, 12, 3, mode="exact", depth=2)
+    model = RGNet(5, 12, 3, mode="exact", num_layers=2)
     assert_coarse_graining_equivariant(model, (L, L), atol=1e-10)
 
 
@@ -119,8 +119,14 @@ def test_rgnet_with_renormalised_pooling_is_exact(shape) -> None:
     centred = plain[:, 0] - plain[:, 0].mean()
     torch.testing.assert_close(lifted[:, 0] - plain[:, 0].mean(), 2 * centred)
     torch.testing.assert_close(lifted[:, 2], coarse_grain(x[:, 2], cluster, "max"))
-    with pytest.raises(ValueError, match="renormalize"):
+    with pytest.raises(ValueError, match="renormalize must be a finite number > 0"):
         RGNet(4, 8, 2, renormalize=0.0)
+    with pytest.raises(TypeError, match="renormalize must be a finite number"):
+        RGNet(4, 8, 2, renormalize="2")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="num_layers must be an int >= 0"):
+        RGNet(4, 8, 2, num_layers=-1)
+    with pytest.warns(DeprecationWarning, match="num_layers"):
+        assert RGNet(4, 8, 2, depth=1).num_layers == 1
 
 
 def test_rgnet_renormalises_each_graph_of_a_batch_about_its_own_mean() -> None:
@@ -216,7 +222,7 @@ def test_same_rgnet_runs_on_any_size_and_batches() -> None:
 
 
 def test_rgnet_repr_and_errors() -> None:
-    assert repr(RGNet(5, 8, 2)) == "RGNet(5, 8, 2, mode='exact', depth=2)"
+    assert repr(RGNet(5, 8, 2)) == "RGNet(5, 8, 2, mode='exact', num_layers=2)"
     with pytest.raises(ValueError, match="mode"):
         RGNet(5, 8, 2, mode="other")
     with pytest.raises(ValueError, match="hierarchy"):

@@ -253,8 +253,14 @@ def test_bad_arguments() -> None:
         Recurrent(conv, 0)
     with pytest.raises(ValueError, match="iter_factor"):
         Recurrent(conv, 2, iter_factor=float("nan"))
-    with pytest.raises(ValueError, match="max_iter"):
-        Recurrent(conv, 2, max_iter=0)
+    with pytest.raises(ValueError, match="max_iters must be an int >= 1 or None"):
+        Recurrent(conv, 2, max_iters=0)
+    with pytest.raises(TypeError, match="max_iters must be an int"):
+        Recurrent(conv, 2, max_iters=2.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="state_channels must be an int"):
+        Recurrent(conv, 2.0)  # type: ignore[arg-type]
+    with pytest.warns(DeprecationWarning, match="max_iters"):
+        assert Recurrent(conv, 2, max_iter=3).max_iters == 3
     with pytest.raises(TypeError, match="block"):
         Recurrent(lambda x: x, 2)  # type: ignore[arg-type]
     rec = Recurrent(conv, 2)
