@@ -3,7 +3,7 @@ r"""Lattices and particle sets as PyG graphs, and their coarse-graining hierarch
 from .batching import equal_size_batch
 from .datasets import SandpileAvalanches, avalanche_to_data
 from .heisenberg import HeisenbergSigns, spin_batch
-from .hierarchy import HierarchicalData, Hierarchy, coarse_grain_hierarchy
+from .hierarchy import HierarchicalData, Hierarchy, Level, coarse_grain_hierarchy
 from .lattice import data_lattice_shape, lattice_graph, sandpile_to_data
 from .nbody import NBodyCharged, charged_energy, charged_forces, simulate_charged
 from .particles import particle_hierarchy, particles_to_data
@@ -23,6 +23,7 @@ __all__ = [
     "HierarchicalData",
     "Hierarchy",
     "LatticeSymmetry",
+    "Level",
     "NBodyCharged",
     "RandomLatticeSymmetry",
     "SandpileAvalanches",

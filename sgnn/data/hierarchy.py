@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -16,8 +16,18 @@ from .lattice import _BOUNDARIES, check_lattice_shape, lattice_graph
 __all__ = [
     "HierarchicalData",
     "Hierarchy",
+    "Level",
     "coarse_grain_hierarchy",
 ]
+
+
+class Level(NamedTuple):
+    """One level of a :class:`HierarchicalData`: its ``edge_index``, ``pos`` and
+    ``cluster``, the block of every node at the next level (:obj:`None` at the top)."""
+
+    edge_index: Tensor
+    pos: Tensor
+    cluster: Tensor | None
 
 @dataclass
 class Hierarchy:
@@ -98,13 +108,14 @@ class HierarchicalData(Data):
         """Number of nodes at ``level`` (summed over a batch)."""
         return int(self.num_nodes if level == 0 else self[f"pos_{level}"].size(0))
 
-    def level(self, level: int) -> tuple[Tensor, Tensor, Tensor | None]:
-        """``(edge_index, pos, cluster)`` of ``level``; ``cluster`` is None at the top."""
+    def level(self, level: int) -> Level:
+        """The :class:`Level` ``(edge_index, pos, cluster)`` of ``level``; ``cluster`` is
+        :obj:`None` at the top."""
         if level == 0:
             edge_index, pos = self.edge_index, self.pos
         else:
             edge_index, pos = self[f"edge_index_{level}"], self[f"pos_{level}"]
-        return edge_index, pos, self.get(f"cluster_{level}")
+        return Level(edge_index, pos, self.get(f"cluster_{level}"))
 
     def level_batch(self, level: int) -> Tensor:
         """Graph index of every node of ``level`` (zeros for a single graph)."""

@@ -190,21 +190,22 @@ class RGNet(Module):
         lifted = [x]
         for k in range(levels - 1):
             batch = data.level_batch(k + 1) if self.renormalize is not None else None
-            lifted.append(self.lift(lifted[k], graphs[k][2], batch, sizes[k + 1]))
+            lifted.append(self.lift(lifted[k], graphs[k].cluster, batch, sizes[k + 1]))
         encoded = [self.encoder(v) for v in lifted]
         if self.mode == "unet":  # fine-to-coarse pass, then the same top-down pass
-            up = self._block(encoded[0], torch.zeros_like(encoded[0]), graphs[0][0], up=True)
+            start = torch.zeros_like(encoded[0])
+            up = self._block(encoded[0], start, graphs[0].edge_index, up=True)
             ups = [up]
             for k in range(1, levels):
-                below = coarse_grain(ups[-1], graphs[k - 1][2], "mean", dim_size=sizes[k])
-                ups.append(self._block(encoded[k], below, graphs[k][0], up=True))
+                below = coarse_grain(ups[-1], graphs[k - 1].cluster, "mean", dim_size=sizes[k])
+                ups.append(self._block(encoded[k], below, graphs[k].edge_index, up=True))
             encoded = ups
         states: list[Tensor] = [encoded[0]] * levels
         above = torch.zeros_like(encoded[-1])
         for k in reversed(range(levels)):
             if k < levels - 1:
-                above = refine(states[k + 1], graphs[k][2])
-            states[k] = self._block(encoded[k], above, graphs[k][0])
+                above = refine(states[k + 1], graphs[k].cluster)
+            states[k] = self._block(encoded[k], above, graphs[k].edge_index)
         # The coarse levels' heads are needed only on request.
         heads = [self.head(h) for h in states] if return_levels else None
         node = heads[0] if heads is not None else self.head(states[0])

@@ -195,7 +195,12 @@ def test_batch_pools_each_graph_into_its_own_blocks() -> None:
     batch = next(iter(DataLoader(datas, batch_size=2)))
     x = torch.randn(batch.num_nodes, 2, dtype=torch.float64)
     for level in range(5):
-        _, _, cluster = batch.level(level)
+        edge_index, pos, cluster = batch.level(level)
+        named = batch.level(level)
+        assert (named.edge_index, named.pos, named.cluster) == (edge_index, pos, cluster)
+        assert torch.equal(cluster, batch[f"cluster_{level}"])
+        assert torch.equal(edge_index, batch[f"edge_index_{level}"] if level else batch.edge_index)
+        assert pos.size(0) == batch.level_size(level) == cluster.size(0)
         size = batch.level_size(level + 1)
         pooled = coarse_grain(x, cluster, dim_size=size)
         # Graph by graph, with each graph's own hierarchy:
