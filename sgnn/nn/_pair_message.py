@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
 from torch.nn import Linear, Module
 from torch_geometric.typing import Adj
-from torch_geometric.utils import degree
 
 from ._checks import check_channels
-from .chunked import ChunkedMessagePassing, edge_pairs
+from .chunked import ChunkedMessagePassing
 
 
 class PairMessagePassing(ChunkedMessagePassing):
@@ -24,10 +24,11 @@ class PairMessagePassing(ChunkedMessagePassing):
     :math:`\mathbf{x}_j` separately, so it is applied to nodes before pairing
     (``target`` and ``source`` below). With sum or mean aggregation the last
     layer is linear too and commutes with the aggregation,
-    :math:`\sum_j (W_2 \mathbf{s}_{ij} + \mathbf{b}_2) = W_2 \sum_j
-    \mathbf{s}_{ij} + d_i \mathbf{b}_2`, so :meth:`message` then returns the
-    hidden activations :math:`\mathbf{s}_{ij}` and :math:`W_2` is applied per
-    node: one :math:`E \times H \times F'` product fewer. The edge loop is
+    :math:`\bigoplus_j (W_2 \mathbf{s}_{ij} + \mathbf{b}_2) = W_2 \bigoplus_j
+    \mathbf{s}_{ij} + (\bigoplus_j 1)\, \mathbf{b}_2`, so :meth:`message` then
+    returns the hidden activations :math:`\mathbf{s}_{ij}` followed by a column
+    of ones, and :math:`W_2` is applied per node (:meth:`after_aggregation`):
+    one :math:`E \times H \times F'` product fewer. The edge loop is
     :class:`~sgnn.nn.ChunkedMessagePassing`'s.
     """
 
@@ -42,8 +43,9 @@ class PairMessagePassing(ChunkedMessagePassing):
         aggr: str,
         act: Callable[[], Module],
         with_difference: bool,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(aggr=aggr)
+        super().__init__(aggr=aggr, **kwargs)
         check_channels(in_channels=in_channels, out_channels=out_channels)
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -77,32 +79,36 @@ class PairMessagePassing(ChunkedMessagePassing):
         ``(2, E)`` index or a transposed sparse adjacency), through :meth:`propagate`."""
         target, source = self.node_terms(x)
         n = x.size(0)
-        adj, dst = self.adjacency(edge_index, n)
+        adj, _ = self.adjacency(edge_index, n)
         out = self.propagate(adj, target=target, source=source, size=(n, n))
         if self._linear_after_aggregation:
-            count = degree(dst, n, dtype=out.dtype)
-            if self.aggr == "mean":
-                count = (count > 0).to(out.dtype)  # the mean of the biases is the bias
-            out = out @ self.lin_msg.weight.t() + count[:, None] * self.lin_msg.bias
+            out = self.after_aggregation(out[:, :-1], out[:, -1:])
         return self.lin_root(x) + out
 
     @property
     def _linear_after_aggregation(self) -> bool:
-        return self.aggr in ("sum", "add", "mean")
+        return self._aggr in ("sum", "mean")
+
+    def after_aggregation(self, hidden: Tensor, ones: Tensor) -> Tensor:
+        r""":math:`W_2 \bigoplus_j \mathbf{s}_{ij} + (\bigoplus_j 1)\, \mathbf{b}_2`
+        from the aggregated hidden units and the aggregated ones (sum or mean)."""
+        return torch.addmm(ones * self.lin_msg.bias, hidden, self.lin_msg.weight.t())
+
+    def _message_parts(self, node_ij: Tensor) -> tuple[Tensor, ...]:
+        hidden = self.act(node_ij)
+        if self._linear_after_aggregation:
+            return hidden, hidden.new_ones(hidden.size(0), 1)
+        return (self.lin_msg(hidden),)
 
     def message(self, target_i: Tensor, source_j: Tensor) -> Tensor:
-        hidden = self.act(target_i + source_j)
-        return hidden if self._linear_after_aggregation else self.lin_msg(hidden)
+        """The hidden units and a column of ones under sum or mean (see the class
+        docstring), the message itself under max."""
+        parts = self._message_parts(target_i + source_j)
+        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
 
     def message_and_aggregate(self, adj_t: Adj, target: Tensor, source: Tensor) -> Tensor:
-        n = target.size(0)
-        width = self.hidden_channels if self._linear_after_aggregation else self.out_channels
-
-        def messages(src: Tensor, dst: Tensor, edges: slice) -> Tensor:
-            return self.message(target.index_select(0, dst), source.index_select(0, src))
-
-        out = self.chunked_aggregate(adj_t, n, width, messages, target)
-        if self.aggr == "mean":
-            count = degree(edge_pairs(adj_t, n)[1], n, dtype=out.dtype)
-            out = out / count.clamp(min=1)[:, None]
-        return out
+        linear = self._linear_after_aggregation
+        out = self.chunked_aggregate(adj_t, self._message_parts,
+                                     {"node_ij": (target, source)},
+                                     (self._aggr,) * (2 if linear else 1))  # fmt: skip
+        return torch.cat(out, dim=1) if linear else out[0]

@@ -7,7 +7,7 @@ from torch import Tensor
 from torch.nn import Linear, Module
 from torch_geometric.utils import scatter
 
-from ._checks import AGGRS, check_batch, check_channels, check_choice
+from ._checks import AGGRS, check_batch, check_channels, check_choice, values_are_checked
 
 __all__ = ["DeepSetsLayer"]
 
@@ -59,8 +59,12 @@ class DeepSetsLayer(Module):
             raise ValueError(f"x must have shape (N, {self.in_channels}), got {tuple(x.shape)}")
         check_batch(batch, x.size(0))
         if batch is None:
-            batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
-        pooled = scatter(x, batch, dim=0, reduce=self.aggr)
+            batch, num_sets = torch.zeros(x.size(0), dtype=torch.long, device=x.device), 1
+        elif values_are_checked(batch):
+            num_sets = int(batch.max()) + 1 if batch.numel() else 0
+        else:  # no host sync on an accelerator: at most one set per element
+            num_sets = x.size(0)
+        pooled = scatter(x, batch, dim=0, dim_size=num_sets, reduce=self.aggr)
         # Pool first, then project: the set term costs O(B F F') instead of O(N F F').
         return self.lin_self(x) + self.lin_set(pooled).index_select(0, batch)
 

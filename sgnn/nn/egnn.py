@@ -56,8 +56,8 @@ class EGNN(Module):
             :class:`SetReadout`. (default: ``"sum"``)
         act (Callable, optional): Activation. (default: :class:`torch.nn.SiLU`)
         **conv_kwargs: Passed to every :class:`EGNNConv` (``edge_dim``,
-            ``velocity``, ``normalize``, ``tanh``, ``attention``,
-            ``coord_aggr``, ``coord_scale``, ``box``).
+            ``velocity``, ``normalize``, ``tanh``, ``attention``, ``aggr``,
+            ``coord_aggr``, ``coord_scale``, ``box``, ``edge_chunk_size``).
 
     Shapes:
         - **input:** node features :math:`(N, F)`, positions :math:`(N, n)`,

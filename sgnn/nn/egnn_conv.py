@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
 from torch.nn import Linear, Module, Sequential, SiLU
 from torch_geometric.typing import Adj
-from torch_geometric.utils import degree
+from torch_geometric.utils import scatter
 
-from ._checks import check_channels
+from ._checks import AGGRS, check_channels, check_choice
 from ._reset import reset_children
 from .chunked import ChunkedMessagePassing
 
@@ -31,10 +32,11 @@ class EGNNConv(ChunkedMessagePassing):
         \mathbf{x}_i' &= \mathbf{x}_i + C \bigoplus_{j \in \mathcal{N}(i)}
             (\mathbf{x}_i - \mathbf{x}_j)\, \phi_x(\mathbf{m}_{ij})
 
-        \mathbf{h}_i' &= \phi_h\Big(\mathbf{h}_i, \sum_{j \in \mathcal{N}(i)}
+        \mathbf{h}_i' &= \phi_h\Big(\mathbf{h}_i, \bigodot_{j \in \mathcal{N}(i)}
             \mathbf{m}_{ij}\Big),
 
-    with :math:`\bigoplus` a sum or a mean. In the velocity variant
+    with :math:`\bigoplus` a sum or a mean (``coord_aggr``) and :math:`\bigodot`
+    a sum (the paper's), mean or max (``aggr``). In the velocity variant
     (EGNN-vel), :math:`\mathbf{v}_i' = \phi_v(\mathbf{h}_i)\,\mathbf{v}_i +
     C \bigoplus_j (\mathbf{x}_i - \mathbf{x}_j)\,\phi_x(\mathbf{m}_{ij})` and
     :math:`\mathbf{x}_i' = \mathbf{x}_i + \mathbf{v}_i'`. Optional: normalised
@@ -63,7 +65,7 @@ class EGNNConv(ChunkedMessagePassing):
     \mathbf{h}_j + \dots`, which costs :math:`O(NFH)` instead of
     :math:`O(EFH)`. :meth:`forward` reaches the messages through
     :meth:`propagate`; the edges are processed ``edge_chunk_size`` at a time
-    and summed into the output in place
+    and aggregated into the output in place
     (:class:`~sgnn.nn.ChunkedMessagePassing`), so the chain of per-edge
     :math:`E \times H` intermediates stays in cache (on large graphs, edges
     sorted by target aggregate faster still). ``edge_index`` may also be a
@@ -96,6 +98,11 @@ class EGNNConv(ChunkedMessagePassing):
             (default: ``1e-8``)
         edge_chunk_size (int, optional): Edges per chunk of the fused edge
             loop. (default: ``16384``)
+        aggr (str, optional): ``"sum"``, ``"mean"`` or ``"max"``, the
+            aggregation :math:`\bigodot` of the messages for the feature
+            update. (default: ``"sum"``)
+        **kwargs (optional): Additional arguments of
+            :class:`torch_geometric.nn.conv.MessagePassing` (``flow``).
 
     Shapes:
         - **input:** node features :math:`(N, F)`, positions :math:`(N, n)`,
@@ -122,10 +129,12 @@ class EGNNConv(ChunkedMessagePassing):
         act: Callable[[], Module] = SiLU,
         eps: float = 1e-8,
         edge_chunk_size: int = 16384,
+        aggr: str = "sum",
+        **kwargs: Any,
     ) -> None:
-        super().__init__(aggr="sum")
+        check_choice("aggr", aggr, AGGRS)
         check_channels(edge_chunk_size=edge_chunk_size)
-        self.edge_chunk_size = edge_chunk_size
+        super().__init__(aggr=aggr, edge_chunk_size=edge_chunk_size, **kwargs)
         if coord_aggr not in ("sum", "mean"):
             raise ValueError(f"coord_aggr must be 'sum' or 'mean', got {coord_aggr!r}")
         if residual and in_channels != out_channels:
@@ -198,24 +207,23 @@ class EGNNConv(ChunkedMessagePassing):
         num_edges = dst.numel()
         if edge_attr is not None and (edge_attr.dim() != 2 or edge_attr.size(0) != num_edges
                                       or edge_attr.size(1) != self.edge_dim):  # fmt: skip
-            raise ValueError(f"edge_attr must have shape (E, {self.edge_dim}) with E = "
-                             f"{num_edges}, got {tuple(edge_attr.shape)}")
+            raise ValueError(
+                f"edge_attr must have shape (E, {self.edge_dim}) with E = "
+                f"{num_edges}, got {tuple(edge_attr.shape)}"
+            )
         if self.box is not None and pos.size(1) != self.box.numel():
-            raise ValueError(f"pos must have {self.box.numel()} columns, one per box length, "
-                             f"got {pos.size(1)}")
+            raise ValueError(
+                f"pos must have {self.box.numel()} columns, one per box length, got {pos.size(1)}"
+            )
         weight, bias = self.edge_lin1.weight, self.edge_lin1.bias
         f = self.in_channels
         target = torch.addmm(bias, x, weight[:, :f].t())  # W_1 h_i + b, per node
         source = x @ weight[:, f : 2 * f].t()  # W_2 h_j, per node
         out = self.propagate(adj, target=target, source=source, pos=pos, edge_attr=edge_attr,
                              size=(n, n))  # fmt: skip
-        hidden = self.hidden_channels
-        m_sum, shift = out[:, :hidden], out[:, hidden:]
-        if self.coord_aggr == "mean":
-            count = degree(dst, x.size(0), dtype=shift.dtype).clamp_(min=1)
-            shift = shift / count[:, None]
+        m_aggr, shift = out[:, : self.hidden_channels], out[:, self.hidden_channels :]
         shift = self.coord_scale * shift
-        h = self.node_mlp(torch.cat([x, m_sum], dim=1))
+        h = self.node_mlp(torch.cat([x, m_aggr], dim=1))
         if self.residual:
             h = x + h
         if self.velocity:
@@ -227,6 +235,12 @@ class EGNNConv(ChunkedMessagePassing):
                 edge_attr: Tensor | None) -> Tensor:  # fmt: skip
         """``[m_ij, (x_i - x_j) phi_x(m_ij)]`` for a slice of edges, from the node terms
         ``W_1 h + b`` and ``W_2 h`` gathered onto it (see the class docstring)."""
+        return torch.cat(self._message_parts(target_i + source_j, pos_i, pos_j, edge_attr), 1)
+
+    def _message_parts(self, node_ij: Tensor, pos_i: Tensor, pos_j: Tensor,
+                       edge_attr: Tensor | None) -> tuple[Tensor, Tensor]:  # fmt: skip
+        """:meth:`message` as ``(m_ij, (x_i - x_j) phi_x(m_ij))``, from the sum of the
+        node terms ``W_1 h_i + b + W_2 h_j``."""
         diff = pos_i - pos_j
         if self.box is not None:
             box = self.box.to(diff.dtype)
@@ -234,9 +248,9 @@ class EGNNConv(ChunkedMessagePassing):
         dist2 = (diff * diff).sum(dim=1, keepdim=True)
         f = self.in_channels
         weight = self.edge_lin1.weight
-        pre = torch.addcmul(target_i + source_j, dist2, weight[:, 2 * f])
+        pre = torch.addcmul(node_ij, dist2, weight[:, 2 * f])
         if edge_attr is not None:
-            pre = pre + edge_attr @ weight[:, 2 * f + 1 :].t()
+            pre = pre.addmm_(edge_attr, weight[:, 2 * f + 1 :].t())  # on a fresh tensor
         m = self.edge_mlp(pre)
         if self.att_lin is not None:
             m = m * torch.sigmoid(self.att_lin(m))
@@ -245,25 +259,32 @@ class EGNNConv(ChunkedMessagePassing):
             phi = torch.tanh(phi)
         if self.normalize:
             diff = diff / (torch.sqrt(dist2).detach() + self.eps)
-        return torch.cat([m, diff * phi], dim=1)
+        return m, diff * phi
+
+    def aggregate(self, inputs: Tensor, index: Tensor, ptr: Tensor | None = None,
+                  dim_size: int | None = None) -> Tensor:  # fmt: skip
+        """PyG's unfused route: the messages by ``aggr``, the coordinate shifts by
+        ``coord_aggr``."""
+        m, shift = inputs[:, : self.hidden_channels], inputs[:, self.hidden_channels :]
+        m = super().aggregate(m, index, ptr=ptr, dim_size=dim_size)
+        shift = scatter(shift, index, 0, dim_size=dim_size, reduce=self.coord_aggr)
+        return torch.cat([m, shift], dim=1)
 
     def message_and_aggregate(self, adj_t: Adj, target: Tensor, source: Tensor, pos: Tensor,
                               edge_attr: Tensor | None) -> Tensor:  # fmt: skip
-        def messages(src: Tensor, dst: Tensor, edges: slice) -> Tensor:
-            attr = None if edge_attr is None else edge_attr[edges]
-            return self.message(target.index_select(0, dst), source.index_select(0, src),
-                                pos.index_select(0, dst), pos.index_select(0, src), attr)
-
-        width = self.hidden_channels + pos.size(1)
-        return self.chunked_aggregate(adj_t, target.size(0), width, messages, target)
+        inputs = {"node_ij": (target, source), "pos_i": pos, "pos_j": pos,
+                  "edge_attr": edge_attr}  # fmt: skip
+        m, shift = self.chunked_aggregate(adj_t, self._message_parts, inputs,
+                                          (self._aggr, self.coord_aggr))  # fmt: skip
+        return torch.cat([m, shift], dim=1)
 
     def __repr__(self) -> str:
         options = [f"hidden_channels={self.hidden_channels}"]
-        for name in ("edge_dim", "coord_aggr", "normalize", "tanh", "attention", "residual",
-                     "velocity", "coord_scale"):  # fmt: skip
+        for name in ("edge_dim", "aggr", "coord_aggr", "normalize", "tanh", "attention",
+                     "residual", "velocity", "coord_scale"):  # fmt: skip
             value = getattr(self, name)
-            default = {"edge_dim": 0, "coord_aggr": "sum", "normalize": False, "tanh": False,
-                       "attention": False, "residual": True, "velocity": False,
+            default = {"edge_dim": 0, "aggr": "sum", "coord_aggr": "sum", "normalize": False,
+                       "tanh": False, "attention": False, "residual": True, "velocity": False,
                        "coord_scale": 1.0}[name]  # fmt: skip
             if value != default:
                 options.append(f"{name}={value!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from torch import Tensor
 from torch.nn import Module, SiLU
@@ -44,6 +45,8 @@ class LatticeConv(PairMessagePassing):
         aggr (str, optional): ``"sum"``, ``"mean"`` or ``"max"``.
             (default: ``"mean"``)
         act (Callable, optional): :math:`\sigma`. (default: :class:`torch.nn.SiLU`)
+        **kwargs (optional): Additional arguments of
+            :class:`torch_geometric.nn.conv.MessagePassing` (``flow``).
 
     Shapes:
         - **input:** node features :math:`(N, F_{in})`, ``edge_index``
@@ -58,10 +61,11 @@ class LatticeConv(PairMessagePassing):
         hidden_channels: int | None = None,
         aggr: str = "mean",
         act: Callable[[], Module] = SiLU,
+        **kwargs: Any,
     ) -> None:
         check_choice("aggr", aggr, AGGRS)
         super().__init__(in_channels, out_channels, hidden_channels, aggr, act,
-                         with_difference=False)  # fmt: skip
+                         with_difference=False, **kwargs)  # fmt: skip
         self.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Adj) -> Tensor:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -12,6 +13,7 @@ from torch_geometric.utils import is_sparse, to_dense_batch
 
 from ._checks import AGGRS, check_batch, check_channels, check_choice
 from ._pair_message import PairMessagePassing
+from .chunked import finish_aggregate
 
 __all__ = ["PairwiseSetConv"]
 
@@ -88,6 +90,9 @@ class PairwiseSetConv(PairMessagePassing):
             backward pass instead of storing their activations.
             (default: :obj:`False`)
         act (Callable, optional): :math:`\sigma`. (default: :class:`torch.nn.ReLU`)
+        **kwargs (optional): Additional arguments of
+            :class:`torch_geometric.nn.conv.MessagePassing` (``flow``, for the
+            ``edge_index`` path).
 
     Shapes:
         - **input:** elements :math:`(N, F_{in})`, ``batch`` :math:`(N,)`
@@ -108,12 +113,13 @@ class PairwiseSetConv(PairMessagePassing):
         target_chunk_size: int | None = None,
         gradient_checkpointing: bool = False,
         act: Callable[[], Module] = ReLU,
+        **kwargs: Any,
     ) -> None:
         check_choice("aggr", aggr, AGGRS)
         if target_chunk_size is not None:
             check_channels(target_chunk_size=target_chunk_size)
         super().__init__(in_channels, out_channels, hidden_channels, aggr, act,
-                         with_difference=True)  # fmt: skip
+                         with_difference=True, **kwargs)  # fmt: skip
         self.target_chunk_size = target_chunk_size
         self.gradient_checkpointing = gradient_checkpointing
         self.reset_parameters()
@@ -137,50 +143,57 @@ class PairwiseSetConv(PairMessagePassing):
         s, _ = to_dense_batch(source, batch)
         num_sets, n = t.shape[:2]
         size = self.target_chunk_size or max(1, self.pair_budget // (num_sets * n * t.size(2)))
-        # Padding slots exist only when the sets differ in size.
-        padding = None if bool(mask.all()) else ~mask
-        # Written in place rather than concatenated: thousands of small chunk results kept
-        # alive between the large per-chunk temporaries fragment the heap (glibc kept
-        # 4 GB resident for one set of 10 000 elements).
-        out = t.new_empty(num_sets, n, self.out_channels)
-        for start in range(0, n, size):
-            stop = min(n, start + size)
-            if self.gradient_checkpointing and torch.is_grad_enabled():
-                chunk = torch.utils.checkpoint.checkpoint(
-                    self._chunk, t, s, padding, start, stop, use_reentrant=False
-                )
-            else:
-                chunk = self._chunk(t, s, padding, start, stop)
-            out[:, start:stop] = chunk
-        return out[mask]
+        # Padding slots exist only when the sets differ in size (to_dense_batch has read the
+        # sizes already: no further host sync).
+        padding = None if batch is None or bool(mask.all()) else ~mask
+        # Every element of a set but itself, per (padded) target slot.
+        count = (mask.sum(dim=1) - 1).clamp(min=0).repeat_interleave(n)
+        sets = torch.arange(num_sets, device=t.device)[:, None] * n
+        linear = self._linear_after_aggregation
 
-    def _chunk(
-        self, t: Tensor, s: Tensor, padding: Tensor | None, start: int, stop: int
-    ) -> Tensor:
-        """Aggregated messages to targets ``start:stop`` of every set, (B, chunk, F')."""
+        def chunks() -> Iterator[tuple[Tensor, Tensor]]:
+            for start in range(0, n, size):
+                stop = min(n, start + size)
+                if self.gradient_checkpointing and torch.is_grad_enabled():
+                    chunk = torch.utils.checkpoint.checkpoint(
+                        self._chunk, t, s, padding, start, stop, use_reentrant=False
+                    )
+                else:
+                    chunk = self._chunk(t, s, padding, start, stop)
+                rows = (sets + torch.arange(start, stop, device=t.device)).flatten()
+                yield rows, chunk.flatten(0, 1)
+
+        # The edge path's accumulation and finish (mean, empty maximum), on blocks of
+        # targets already reduced over their sources.
+        out = self.reduce_chunks(chunks(), num_sets * n, self._aggr, lambda: count)
+        assert isinstance(out, Tensor)
+        if linear:
+            # The ones of the edge path's last column, aggregated: the count, or 1 under mean.
+            ones = finish_aggregate(count[:, None].to(out.dtype), count, self._aggr)
+            out = self.after_aggregation(out, ones)
+        # Without padding the slots are the elements, in order: no boolean indexing (a
+        # host sync on GPU).
+        return out if padding is None else out[mask.flatten()]
+
+    def _chunk(self, t: Tensor, s: Tensor, padding: Tensor | None, start: int, stop: int) -> Tensor:
+        """Messages to targets ``start:stop`` of every set reduced over their sources,
+        (B, chunk, F'): the maximum, or the sum of the hidden units under sum and mean."""
         h = self.act(t[:, start:stop, None, :] + s[:, None, :, :])  # (B, c, n, H)
         rows = torch.arange(start, stop, device=t.device)
-        if self.aggr == "max":
+        if not self._linear_after_aggregation:
             m = self.lin_msg(h)
             # Exclude j == i and padding sources. In place is safe: the backward of a
             # linear layer needs its input, not its output.
             m[:, rows - start, rows] = float("-inf")
             if padding is not None:
                 m.masked_fill_(padding[:, None, :, None], float("-inf"))
-            m = _amax_over_sources(m)
-            return torch.where(torch.isinf(m), torch.zeros_like(m), m)  # sets of one element
+            return _amax_over_sources(m)  # -inf for sets of one: 0 once finished
         # Linear W_2 commutes with sum and mean: aggregate the hidden units first, then
         # remove the j == i terms and the padding sources.
         summed = h.sum(dim=2) - h[:, rows - start, rows]
-        count = torch.full_like(summed[..., :1], float(s.size(1) - 1))
         if padding is not None:
             summed = summed - (h * padding[:, None, :, None]).sum(dim=2)
-            count = count - padding.sum(dim=1).to(h.dtype)[:, None, None]
-            # A padding target's own slot was removed twice; it is dropped later anyway.
-        out = summed @ self.lin_msg.weight.t() + count * self.lin_msg.bias
-        if self.aggr == "mean":
-            out = out / count.clamp(min=1)
-        return out
+        return summed
 
     def __repr__(self) -> str:
         return (

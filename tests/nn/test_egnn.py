@@ -205,6 +205,7 @@ def test_repr_and_errors() -> None:
     assert repr(EGNNConv(4, 6, 32, residual=False, attention=True, velocity=True)) == (
         "EGNNConv(4, 6, hidden_channels=32, attention=True, residual=False, velocity=True)"
     )
+    assert repr(EGNNConv(4, 4, aggr="max")) == "EGNNConv(4, 4, hidden_channels=4, aggr='max')"
     with pytest.raises(ValueError, match="residual"):
         EGNNConv(4, 6)
     with pytest.raises(ValueError, match="coord_aggr"):
