@@ -18,7 +18,7 @@ of the process's peak resident set over its size before the measured steps.
     dense pairwise distances) where it is installed and fits;
 
   with the ratios between sizes, which should follow the number of edges.
-* ``RGNet`` (hidden 32, depth 2) forward on 256², 512², 1024² lattices, with
+* ``RGNet`` (hidden 32, num_layers 2) forward on 256², 512², 1024² lattices, with
   the ratios between sizes, which should follow the number of sites.
 * ``PairwiseSetConv`` (16 channels, max aggregation) forward on one set of
   10 000 elements with cache-sized chunks (the default) against chunks of 256
@@ -154,7 +154,7 @@ def worker(kind: str, size: int, repeats: int) -> dict[str, float]:
         from sgnn.sandpile import sample_recurrent
 
         data = AddHierarchy()(sandpile_to_data(sample_recurrent((size, size), 0)))
-        model = RGNet(5, 32, 2, depth=2).eval()
+        model = RGNet(5, 32, 2, num_layers=2).eval()
 
         def step() -> None:
             with torch.no_grad():
