@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ from torch.nn import Linear, Module, Sequential, SiLU
 from torch_geometric.typing import Adj
 from torch_geometric.utils import scatter
 
+from .._checks import check_number
 from ._checks import AGGRS, check_channels, check_choice
 from ._reset import reset_children
 from .chunked import ChunkedMessagePassing
@@ -142,10 +144,12 @@ class EGNNConv(ChunkedMessagePassing):
                 f"residual=True needs in_channels == out_channels, got {in_channels} and "
                 f"{out_channels}"
             )
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
-                            ("edge_dim", edge_dim + 1)):  # fmt: skip
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_channels(in_channels=in_channels, out_channels=out_channels)
+        check_channels(0, edge_dim=edge_dim)
+        if hidden_channels is not None:
+            check_channels(hidden_channels=hidden_channels)
+        coord_scale = check_number(coord_scale, "coord_scale", minimum=-math.inf)
+        eps = check_number(eps, "eps")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.hidden_channels = hidden_channels or out_channels
@@ -191,7 +195,11 @@ class EGNNConv(ChunkedMessagePassing):
         edge_attr: Tensor | None = None,
         vel: Tensor | None = None,
     ) -> tuple[Tensor, Tensor] | tuple[Tensor, Tensor, Tensor]:
-        """Returns ``(x', pos')``, or ``(x', pos', vel')`` in the velocity variant."""
+        """The updated state, one output per state input, in their order: ``(x', pos')``,
+        or ``(x', pos', vel')`` in the velocity variant, the only one that takes ``vel``
+        (so the layer chains in :class:`torch_geometric.nn.Sequential` as
+        ``"x, pos, edge_index -> x, pos"`` or ``"x, pos, edge_index, edge_attr, vel ->
+        x, pos, vel"``)."""
         if x.dim() != 2 or x.size(1) != self.in_channels:
             raise ValueError(f"x must have shape (N, {self.in_channels}), got {tuple(x.shape)}")
         if pos.dim() != 2 or pos.size(0) != x.size(0):
@@ -202,6 +210,9 @@ class EGNNConv(ChunkedMessagePassing):
                              f"(edge_dim = {self.edge_dim})")  # fmt: skip
         if self.velocity and (vel is None or vel.shape != pos.shape):
             raise ValueError("the velocity variant needs vel of the same shape as pos")
+        if not self.velocity and vel is not None:
+            raise ValueError("vel is given, but this layer has velocity=False; build "
+                             "EGNNConv(..., velocity=True) to update velocities")  # fmt: skip
         n = x.size(0)
         adj, dst = self.adjacency(edge_index, n)
         num_edges = dst.numel()

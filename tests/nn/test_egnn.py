@@ -218,6 +218,17 @@ def test_repr_and_errors() -> None:
     with pytest.raises(ValueError, match="vel"):
         EGNNConv(4, 4, velocity=True)(torch.randn(3, 4), torch.randn(3, 2),
                                       torch.zeros(2, 0, dtype=torch.long))  # fmt: skip
+    with pytest.raises(ValueError, match="velocity=False"):
+        conv(torch.randn(3, 4), torch.randn(3, 2), torch.zeros(2, 0, dtype=torch.long),
+             vel=torch.randn(3, 2))  # fmt: skip
+    with pytest.raises(ValueError, match="hidden_channels must be >= 1"):
+        EGNNConv(8, 8, hidden_channels=-3)
+    with pytest.raises(TypeError, match="out_channels must be an int"):
+        EGNNConv(8, 8.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="edge_dim must be >= 0"):
+        EGNNConv(8, 8, edge_dim=-1)
+    with pytest.raises(ValueError, match="eps must be a finite number"):
+        EGNNConv(8, 8, eps=float("nan"))
 
 
 def test_chunked_edges_give_the_same_result_and_gradients() -> None:
