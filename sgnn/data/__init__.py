@@ -4,7 +4,15 @@ from .batching import equal_size_batch
 from .datasets import SandpileAvalanches, avalanche_to_data
 from .heisenberg import HeisenbergSigns, spin_batch
 from .hierarchy import HierarchicalData, Hierarchy, Level, coarse_grain_hierarchy
-from .lattice import data_lattice_shape, lattice_graph, sandpile_to_data
+from .lattice import (
+    DROP_SITE_COLUMN,
+    HEIGHT_COLUMNS,
+    MISSING_COLUMN,
+    data_lattice_shape,
+    lattice_graph,
+    sandpile_heights,
+    sandpile_to_data,
+)
 from .nbody import NBodyCharged, charged_energy, charged_forces, simulate_charged
 from .particles import particle_hierarchy, particles_to_data
 from .simulated import SimulatedDataset
@@ -17,6 +25,9 @@ from .transforms import (
 )
 
 __all__ = [
+    "DROP_SITE_COLUMN",
+    "HEIGHT_COLUMNS",
+    "MISSING_COLUMN",
     "AddDilatedEdges",
     "AddHierarchy",
     "HeisenbergSigns",
@@ -38,6 +49,7 @@ __all__ = [
     "lattice_symmetry",
     "particle_hierarchy",
     "particles_to_data",
+    "sandpile_heights",
     "sandpile_to_data",
     "simulate_charged",
     "spin_batch",

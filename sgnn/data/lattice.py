@@ -13,9 +13,24 @@ from torch_geometric.data import Data
 from .._checks import check_lattice_shape, check_positive_int
 from .._device import check_device
 
-__all__ = ["data_lattice_shape", "lattice_graph", "sandpile_to_data"]
+__all__ = [
+    "DROP_SITE_COLUMN",
+    "HEIGHT_COLUMNS",
+    "MISSING_COLUMN",
+    "data_lattice_shape",
+    "lattice_graph",
+    "sandpile_heights",
+    "sandpile_to_data",
+]
 
 _BOUNDARIES = ("open", "periodic")
+
+#: The columns of :func:`sandpile_to_data`'s node features: the one-hot height,
+HEIGHT_COLUMNS = slice(0, 4)
+#: the number of missing neighbours (grains lost per toppling),
+MISSING_COLUMN = 4
+#: and, with a drop site, its indicator.
+DROP_SITE_COLUMN = 5
 
 
 def data_lattice_shape(data: Data) -> tuple[int, int]:
@@ -93,6 +108,15 @@ def lattice_graph(
     return edge_index.to(device), pos.to(device)
 
 
+def sandpile_heights(x: Tensor) -> Tensor:
+    """The heights :math:`z_i \\in \\{0..3\\}` (long, :math:`(N,)`) from the node
+    features ``x`` of :func:`sandpile_to_data`, read from :data:`HEIGHT_COLUMNS`."""
+    if not isinstance(x, Tensor) or x.dim() != 2 or x.size(1) <= MISSING_COLUMN:
+        raise ValueError(f"x must be sandpile node features of shape (N, >= "
+                         f"{MISSING_COLUMN + 1}), got {getattr(x, 'shape', type(x).__name__)}")
+    return x[:, HEIGHT_COLUMNS].argmax(dim=1)
+
+
 def sandpile_to_data(
     z: Any,
     drop_site: tuple[int, int] | None = None,
@@ -136,17 +160,15 @@ def sandpile_to_data(
     h, w = heights.shape
     n = h * w
     edge_index, pos = lattice_graph((h, w))
-    onehot = torch.nn.functional.one_hot(heights.reshape(-1), num_classes=4).to(dtype)
     i, j = pos[:, 0], pos[:, 1]
-    missing = sum(((i == 0), (i == h - 1), (j == 0), (j == w - 1)), torch.zeros(n)).to(dtype)
-    features = [onehot, missing[:, None]]
+    x = torch.zeros(n, DROP_SITE_COLUMN + (drop_site is not None), dtype=dtype)
+    x[:, HEIGHT_COLUMNS] = torch.nn.functional.one_hot(heights.reshape(-1), num_classes=4)
+    x[:, MISSING_COLUMN] = sum(((i == 0), (i == h - 1), (j == 0), (j == w - 1)), torch.zeros(n))
     if drop_site is not None:
         a, b = _check_site(drop_site, (h, w))
-        drop = torch.zeros(n, 1, dtype=dtype)
-        drop[a * w + b] = 1
-        features.append(drop)
+        x[a * w + b, DROP_SITE_COLUMN] = 1
     data = Data(
-        x=torch.cat(features, dim=1),
+        x=x,
         edge_index=edge_index,
         pos=pos,
         lattice_shape=torch.tensor([[h, w]]),

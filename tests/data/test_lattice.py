@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 from torch_geometric.loader import DataLoader
 from torch_geometric.utils import is_undirected
 
-from sgnn.data import lattice_graph, sandpile_to_data
+from sgnn.data import (
+    DROP_SITE_COLUMN,
+    HEIGHT_COLUMNS,
+    MISSING_COLUMN,
+    lattice_graph,
+    sandpile_heights,
+    sandpile_to_data,
+)
 from sgnn.sandpile import sample_recurrent
 
 
@@ -62,6 +69,12 @@ def test_sandpile_to_data_features_and_targets() -> None:
     data = sandpile_to_data(z, drop_site=(2, 3), targets=targets)
     assert data.num_nodes == 35 and data.x.shape == (35, 6) and data.x.dtype == torch.float32
     np.testing.assert_array_equal(data.x[:, :4].argmax(1).numpy(), z.reshape(-1))
+    # The named columns are the documented ones, and the heights read back exactly.
+    assert (HEIGHT_COLUMNS, MISSING_COLUMN, DROP_SITE_COLUMN) == (slice(0, 4), 4, 5)
+    np.testing.assert_array_equal(sandpile_heights(data.x).numpy(), z.reshape(-1))
+    assert sandpile_to_data(z).x.shape == (35, DROP_SITE_COLUMN)
+    with pytest.raises(ValueError, match=r"x must be sandpile node features"):
+        sandpile_heights(data.x[:, :3])
     assert torch.all(data.x[:, :4].sum(1) == 1)
     missing = np.zeros((5, 7))
     missing[0] += 1
@@ -124,9 +137,11 @@ def test_lattice_graph_rejects_bad_input(shape, boundary, exc) -> None:
         lattice_graph(shape, boundary)
 
 
-@pytest.mark.parametrize("dilation", [0, -2, 1.5, True])
-def test_lattice_graph_rejects_bad_dilation(dilation) -> None:
-    with pytest.raises(ValueError, match="dilation"):
+@pytest.mark.parametrize(("dilation", "error"),
+                         [(0, ValueError), (-2, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_lattice_graph_rejects_bad_dilation(dilation, error) -> None:
+    # A wrong value is a ValueError, a wrong type a TypeError, as everywhere in sgnn.
+    with pytest.raises(error, match="dilation must be a positive int"):
         lattice_graph((4, 4), dilation=dilation)
 
 
