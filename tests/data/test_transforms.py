@@ -37,15 +37,47 @@ def test_lattice_symmetry_acts_like_numpy(element: int) -> None:
     np.testing.assert_array_equal(z.reshape(-1)[perm.numpy()].reshape(shape), expected)
 
 
-def test_d4_group_structure() -> None:
-    """Eight distinct elements, closed under composition, each with an inverse."""
-    z = np.arange(20).reshape(4, 5)
-    images = {numpy_image(z, e).tobytes() + bytes(numpy_image(z, e).shape) for e in range(8)}
-    assert len(images) == 8
+def d4_product(a: int, b: int) -> int:
+    """The element ``c`` with ``c = b after a``, from the presentation of :math:`D_4`: with
+    ``element = r + 4s`` meaning ``F^s R^r`` (``R`` a quarter turn, ``F`` a flip, ``F R F = R^-1``),
+    ``F^s2 R^r2 F^s1 R^r1 = F^(s1 + s2) R^(r1 + (-1)^s1 r2)``."""
+    (s1, r1), (s2, r2) = divmod(a, 4), divmod(b, 4)
+    return (r1 + (-1) ** s1 * r2) % 4 + 4 * ((s1 + s2) % 2)
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (4, 4)])
+def test_lattice_symmetry_is_d4(shape: tuple[int, int]) -> None:
+    """The 8 permutations of :func:`lattice_symmetry` are distinct and compose by the Cayley
+    table of :math:`D_4`: applying ``a`` then ``b`` is exactly ``d4_product(a, b)``, on the
+    permutation and on the shape; ``a`` then its inverse is the identity."""
+    perms = [lattice_symmetry(shape, e) for e in range(8)]
+    assert perms[0][0].tolist() == list(range(shape[0] * shape[1])) and perms[0][1] == shape
+    assert len({(tuple(p.tolist()), s) for p, s in perms}) == 8
     for a in range(8):
+        perm_a, shape_a = perms[a]
         for b in range(8):
-            twice = numpy_image(numpy_image(z, a), b)
-            assert any(np.array_equal(twice, numpy_image(z, c)) for c in range(8))
+            perm_b, shape_b = lattice_symmetry(shape_a, b)
+            perm_c, shape_c = perms[d4_product(a, b)]
+            assert shape_b == shape_c, (a, b)
+            assert torch.equal(perm_a[perm_b], perm_c), (a, b)  # x[perm_a][perm_b]
+        assert sum(d4_product(a, b) == 0 for b in range(8)) == 1
+
+
+def test_lattice_symmetry_transforms_compose_like_d4() -> None:
+    """On a graph with node, edge and graph attributes: ``LatticeSymmetry(b)`` after
+    ``LatticeSymmetry(a)`` is ``LatticeSymmetry(d4_product(a, b))``, field by field."""
+    data = sandpile_to_data(sample_recurrent((3, 5), 4), drop_site=(2, 1))
+    data.edge_attr = torch.arange(data.edge_index.size(1), dtype=torch.float)[:, None]
+    for a in range(8):
+        once = LatticeSymmetry(a)(data)
+        for b in range(8):
+            twice, direct = LatticeSymmetry(b)(once), LatticeSymmetry(d4_product(a, b))(data)
+            assert sorted(twice.keys()) == sorted(direct.keys())
+            for key in direct.keys():
+                if isinstance(direct[key], torch.Tensor):
+                    assert torch.equal(twice[key], direct[key]), (a, b, key)
+                else:
+                    assert twice[key] == direct[key], (a, b, key)
 
 
 @pytest.mark.parametrize("element", range(8))

@@ -158,20 +158,31 @@ class Recorder(torch.nn.Module):
 
 def test_progressive_loss_draws_and_detaches() -> None:
     gen = torch.Generator().manual_seed(0)
-    for _ in range(50):
+    draws = []
+    for _ in range(300):
         model = Recorder(settles_after=7)
         loss = progressive_loss(model, None, lambda out, b: out, max_iters=10, generator=gen)
         (k, _), (n, start) = model.calls
         assert 0 <= k <= 9 and 1 <= n <= 10 - k and start == k
-        assert float(loss) == k + n  # the output after k + n iterations
+        assert float(loss.detach()) == k + n  # the output after k + n iterations
         loss.backward()
         assert float(model.weight.grad) == k + n
-    for _ in range(50):  # settle: read at or after the model's own 7 iterations
+        draws.append((k, n))
+    # The draws fill their ranges: k ~ U{0..9}, then n ~ U{1..10 - k} (in 300 draws each
+    # value of k and the extreme n's are all but certain to appear).
+    assert {k for k, _ in draws} == set(range(10))
+    assert {n for k, n in draws if k == 0} >= {1, 10} and {n for k, n in draws if k == 9} == {1}
+    assert abs(np.mean([k for k, _ in draws]) - 4.5) < 4 * 2.87 / np.sqrt(300)
+    draws = []
+    for _ in range(300):  # settle: read at or after the model's own 7 iterations
         model = Recorder(settles_after=7)
         progressive_loss(model, None, lambda out, b: out, max_iters=10, max_grad_iters=3,
                          settle=True, generator=gen)  # fmt: skip
         (full, _), (k, _), (n, _) = model.calls
         assert full is None and 1 <= n <= 3 and 7 - n <= k <= 17 and k + n >= 7
+        draws.append((k, n))
+    # n ~ U{1..3}, then k ~ U{7 - n..17}: 4 only after n = 3, and up to 10 past settling.
+    assert {n for _, n in draws} == {1, 2, 3} and {k for k, _ in draws} == set(range(4, 18))
     model = Recorder(settles_after=7)
     progressive_loss(model, None, lambda out, b: out, max_iters=5, alpha=0.0, generator=gen)
     assert len(model.calls) == 1 and 1 <= model.calls[0][0] <= 5
@@ -205,7 +216,29 @@ def test_metrics_run_the_model_once_per_batch(tmp_path) -> None:
     assert result["iterations"] == pytest.approx(float(durations.mean()) + 1)
     ff = evaluate(sandpile_model("local", hidden_channels=4), DataLoader(data, 3),
                   sandpile_metrics("footprint"))  # fmt: skip
-    assert np.isnan(ff["iterations"]) and 0 <= ff["exact"] <= 1
+    assert np.isnan(ff["iterations"]) and np.isnan(ff["settled"])  # feed-forward: no iterations
+    # A feed-forward predictor of known scores: the true footprint, plus one site that did
+    # not topple in the second graph of each batch of 3 (graphs 1 and 4 of 6).
+    oracle = FootprintOracle()
+    result = evaluate(oracle, DataLoader(data, 3), sandpile_metrics("footprint"))
+    sizes = [int((g.toppled > 0).sum()) for g in data]
+    expected_iou = [s / (s + 1) if i in (1, 4) else 1.0 for i, s in enumerate(sizes)]
+    assert result["exact"] == pytest.approx(4 / 6, abs=1e-12)
+    assert result["IoU"] == pytest.approx(np.mean(expected_iou), abs=1e-12)
+    assert result["|dlog(1+s)|"] == pytest.approx(0.0, abs=1e-5)  # the extra site counts 0
+    assert np.isnan(result["iterations"])
+
+
+class FootprintOracle(torch.nn.Module):
+    """Logit +1 on the toppled sites (log-count log(1 + topplings)), -1 elsewhere; in the
+    second graph of the batch, the first site that did not topple gets +1 as well."""
+
+    def forward(self, batch: Batch) -> Tensor:
+        toppled = batch.toppled.view(-1) > 0
+        logits = toppled.float() * 2 - 1
+        second = torch.nonzero((batch.batch == 1) & ~toppled).view(-1)[:1]
+        logits[second] = 1.0
+        return torch.stack([logits, torch.log1p(batch.topplings.view(-1).float())], dim=1)
 
 
 def test_footprint_exact_and_lattice_diameter() -> None:
