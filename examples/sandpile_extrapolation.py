@@ -55,6 +55,7 @@ from sgnn.nn import RecurrentOutput
 from sgnn.sandpile import avalanche_sample, compile_kernels, first_wave
 from sgnn.tasks import (
     SANDPILE_TRAINING,
+    footprint_iou,
     node_outputs,
     predicted_avalanche_size,
     sandpile_metrics,
@@ -64,7 +65,7 @@ from sgnn.tasks import (
     train_until_verified,
     verify_rule,
 )
-from sgnn.train import evaluate, footprint_iou, load_checkpoint, save_checkpoint
+from sgnn.train import evaluate, load_checkpoint, save_checkpoint
 
 #: Table name -> name in sgnn.tasks.sandpile_model.
 MODELS = {"hint": "hint", "count": "count", "recurrent": "recurrent",
@@ -524,8 +525,7 @@ def run_hazard(args: argparse.Namespace, train_sets: list, val_sets: list, tic: 
         params[name] = sum(p.numel() for p in model.parameters())
         results[name] = {L: evaluate(model, loader, sandpile_metrics("hazard"))
                          for L, loader in evals.items()}  # fmt: skip
-    results["height-3"] = {L: evaluate(nn.Identity(), loader,
-                                       sandpile_metrics("hazard", hazard_heuristic))
+    results["height-3"] = {L: evaluate(hazard_heuristic, loader, sandpile_metrics("hazard"))
                            for L, loader in evals.items()}  # fmt: skip
     params["height-3"] = 0
     names = list(next(iter(results.values()))[args.eval_sizes[0]])

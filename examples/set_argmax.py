@@ -110,9 +110,10 @@ def loss(model: nn.Module, batch: Batch) -> Tensor:
     return set_cross_entropy(model(batch), batch.batch, batch.y)
 
 
-def correct(model: nn.Module, batch: Batch) -> Tensor:
-    """1 for each set whose largest element gets the largest logit, else 0."""
-    return (set_argmax(model(batch), batch.batch) == batch.y).double()
+def correct(scores: Tensor, batch: Batch) -> Tensor:
+    """1 for each set whose largest element gets the largest logit, else 0 (a metric of
+    :func:`~sgnn.train.evaluate`, which runs the model)."""
+    return (set_argmax(scores, batch.batch) == batch.y).double()
 
 
 # -------------------------------------------------------------------------------- main

@@ -3,7 +3,9 @@
 * the sandpile model zoo (:func:`sandpile_model`, :data:`SANDPILE_MODELS`), what each
   model reads (:func:`sandpile_transform`), its training (:func:`train_sandpile_model`,
   :class:`MixedSizeLoader`): ``sandpile``;
-* the losses and metrics of footprint and hazard prediction: ``sandpile_losses``;
+* the losses and metrics of footprint and hazard prediction (:func:`sandpile_loss`,
+  :func:`sandpile_metrics`, the per-graph :func:`footprint_iou` and its kin):
+  ``sandpile_losses``;
 * the recurrent sandpile models: :class:`ToppleAutomaton` (``topple_automaton``),
   :class:`FootprintAutomaton` and :class:`RGRecurrent` (``sandpile_recurrent``),
   :class:`CountAutomaton` (``count_automaton``) and its training (``count_training``);
@@ -45,8 +47,12 @@ from .sandpile import (
 from .sandpile_losses import (
     footprint_criterion,
     footprint_exact,
+    footprint_f1,
+    footprint_iou,
+    log_count_mae,
     node_outputs,
     predicted_avalanche_size,
+    relative_size_error,
     sandpile_loss,
     sandpile_metrics,
 )
@@ -70,11 +76,15 @@ __all__ = [
     "count_cases",
     "footprint_criterion",
     "footprint_exact",
+    "footprint_f1",
+    "footprint_iou",
     "lattice_diameter",
+    "log_count_mae",
     "multi_wave",
     "multisets",
     "node_outputs",
     "predicted_avalanche_size",
+    "relative_size_error",
     "sandpile_loss",
     "sandpile_metrics",
     "sandpile_model",

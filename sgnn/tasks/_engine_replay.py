@@ -11,13 +11,15 @@ crowded they are, and lays copies of the graphs side by side. It is the one plac
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch_geometric.data import Batch, Data
+from torch_geometric.utils import unbatch, unbatch_edge_index
 
 from ..sandpile import AvalancheActivity
+from ..train.loop import num_graphs
 
 
 def heights_and_sites(data: Any) -> tuple[list[np.ndarray], list[int]]:
@@ -56,24 +58,14 @@ def ranks(counts: np.ndarray) -> np.ndarray:
     return np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
-class Copies(NamedTuple):
-    x: Tensor
-    edge_index: Tensor
-
-
-def repeat_graphs(batch: Any, k: int, sizes: list[int]) -> Copies:
-    """Every graph of ``batch`` repeated ``k`` times in a row, as one disjoint graph."""
-    if k == 1:
-        return Copies(batch.x, batch.edge_index)
-    ptr = np.concatenate([[0], np.cumsum(sizes)])
-    node_parts, edge_parts, offset = [], [], 0
-    src = batch.edge_index[0]
-    edge_graph = torch.bucketize(src, torch.as_tensor(ptr[1:], device=src.device), right=True)
-    for g, size in enumerate(sizes):
-        x = batch.x[ptr[g] : ptr[g + 1]]
-        edges = batch.edge_index[:, edge_graph == g] - int(ptr[g])
-        for _ in range(k):
-            node_parts.append(x)
-            edge_parts.append(edges + offset)
-            offset += size
-    return Copies(torch.cat(node_parts), torch.cat(edge_parts, dim=1))
+def repeat_graphs(batch: Any, k: int) -> Batch:
+    """Every graph of ``batch`` (``x`` and ``edge_index`` only) repeated ``k`` times in a
+    row: copies ``g * k`` to ``g * k + k - 1`` are graph ``g``."""
+    index = batch.get("batch")
+    if index is None:
+        index = torch.zeros(batch.num_nodes, dtype=torch.long, device=batch.x.device)
+    size = num_graphs(batch)
+    graphs = [Data(x=x, edge_index=edges) for x, edges in zip(
+        unbatch(batch.x, index, batch_size=size),
+        unbatch_edge_index(batch.edge_index, index, batch_size=size), strict=True)]  # fmt: skip
+    return Batch.from_data_list([graph for graph in graphs for _ in range(k)])

@@ -12,13 +12,16 @@ import torch
 from torch import Tensor
 from torch.nn import Linear, Module, Sequential, SiLU
 from torch.nn.functional import binary_cross_entropy_with_logits
+from torch.utils.data import DataLoader, RandomSampler, Sampler, WeightedRandomSampler
 from torch_geometric.nn.inits import reset
+from torch_geometric.profile import count_parameters
 from tqdm.auto import tqdm
 
 from .._checks import check_positive_int
 from .._progress import tqdm_disable
 from ..data.heisenberg import HeisenbergSigns, spin_batch
 from ..nn import LatticeGNN
+from ..train.loop import fit
 
 __all__ = [
     "SIGN_MODELS",
@@ -114,15 +117,11 @@ def sign_model(name: str, num_sites: int, hidden_channels: int = 16,
         ds = dilations if name == "dilated" else (1,) * len(dilations)
         return LatticeGNN(1, hidden_channels, 1, dilations=ds, graph_aggr="mean")
     if mlp_hidden_channels is None:
-        target = _count(LatticeGNN(1, hidden_channels, 1, dilations, graph_aggr="mean"))
+        target = count_parameters(LatticeGNN(1, hidden_channels, 1, dilations, graph_aggr="mean"))
         # Parameters of SpinMLP(N, h): (N + 1) h + (h + 1) h + h + 1; the closest h.
         a, b, c = 1.0, num_sites + 3.0, 1.0 - target
         mlp_hidden_channels = max(1, round((-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)))
     return SpinMLP(num_sites, mlp_hidden_channels)
-
-
-def _count(model: Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def sign_logits(
@@ -177,11 +176,16 @@ def train_sign_model(model: Module, dataset: HeisenbergSigns, steps: int = 2000,
     step.
 
     With ``sampling="weight"`` minibatch states are drawn with probability
-    :math:`\\propto |\\psi(\\sigma)|^2` (``dataset.weight``), so the loss estimates the
-    weighted error the task is scored by; with ``"uniform"`` every training state is
-    equally likely. The two differ once :math:`\\varepsilon` is large: a training set
-    drawn without replacement then holds many states of negligible weight, and uniform
-    minibatches spend most of their gradient on them (see the tutorial)."""
+    :math:`\\propto |\\psi(\\sigma)|^2` (``dataset.weight``, a
+    :class:`~torch.utils.data.WeightedRandomSampler`), so the loss estimates the weighted
+    error the task is scored by; with ``"uniform"`` every training state is equally
+    likely. The two differ once :math:`\\varepsilon` is large: a training set drawn
+    without replacement then holds many states of negligible weight, and uniform
+    minibatches spend most of their gradient on them (see the tutorial).
+
+    It runs :func:`~sgnn.train.fit` for ``steps`` epochs of one minibatch each (so that
+    the schedule steps and the loss is recorded every step), with replacement, drawn
+    from a generator seeded by ``seed``; the model is left in eval mode."""
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
@@ -192,22 +196,27 @@ def train_sign_model(model: Module, dataset: HeisenbergSigns, steps: int = 2000,
     if sampling == "weight" and not weight.sum() > 0:
         raise ValueError("sampling='weight' needs a dataset with positive total weight")
     generator = torch.Generator().manual_seed(seed)
+    size = min(batch_size, len(dataset))
+    sampler: Sampler[int]
+    if sampling == "weight":
+        sampler = WeightedRandomSampler(weight, size, replacement=True, generator=generator)
+    else:
+        sampler = RandomSampler(range(len(dataset)), True, size, generator=generator)
+    loader = DataLoader(
+        range(len(dataset)),
+        batch_size=size,
+        sampler=sampler,
+        collate_fn=lambda index: dataset.lattice_batch(torch.tensor(index), dilations),
+        generator=torch.Generator().manual_seed(seed),  # leaves torch's global RNG alone
+    )
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    losses = []
-    size = min(batch_size, len(dataset))
-    model.train()
-    for _ in tqdm(range(steps), desc="train signs", leave=False, disable=tqdm_disable(progress)):
-        if sampling == "weight":
-            index = torch.multinomial(weight, size, replacement=True, generator=generator)
-        else:
-            index = torch.randint(len(dataset), (size,), generator=generator)
-        batch = dataset.lattice_batch(index, dilations)
-        loss = binary_cross_entropy_with_logits(model(batch).view(-1), batch.y.float())
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
+    with tqdm(total=steps, desc="train signs", leave=False, disable=tqdm_disable(progress)) as bar:
+        history = fit(model, _sign_loss, loader, epochs=steps, optimizer=opt, scheduler=sched,
+                      progress=False, on_epoch_end=lambda epoch, history: bar.update())  # fmt: skip
     model.eval()
-    return losses
+    return history.train_loss
+
+
+def _sign_loss(model: Module, batch: Any) -> Tensor:
+    return binary_cross_entropy_with_logits(model(batch).view(-1), batch.y.float())

@@ -66,8 +66,8 @@ def sandpile_model(name: str, target: str = "footprint", hidden_channels: int = 
 
     Feed-forward, with comparable parameter counts:
 
-    * ``"rgnet-exact"``: :class:`~sgnn.nn.RGNet` (``mode="exact"``, depth 4);
-    * ``"rgnet-unet"``: :class:`~sgnn.nn.RGNet` (``mode="unet"``, depth 2);
+    * ``"rgnet-exact"``: :class:`~sgnn.nn.RGNet` (``mode="exact"``, ``num_layers=4``);
+    * ``"rgnet-unet"``: :class:`~sgnn.nn.RGNet` (``mode="unet"``, ``num_layers=2``);
     * ``"local"``: :class:`~sgnn.nn.LatticeGNN` with four nearest-neighbour layers;
     * ``"dilated"``: :class:`~sgnn.nn.LatticeGNN` with dilations 1, 2, 4, 8.
 
@@ -114,7 +114,7 @@ def sandpile_model(name: str, target: str = "footprint", hidden_channels: int = 
     reduce = ("mean",) * 4 + ("max",) * (c_in - 4)
     if name in ("rgnet-exact", "rgnet-unet"):
         mode, depth = ("exact", 4) if name == "rgnet-exact" else ("unet", 2)
-        return RGNet(c_in, hidden_channels, c_out, mode=mode, depth=depth, reduce=reduce,
+        return RGNet(c_in, hidden_channels, c_out, mode=mode, num_layers=depth, reduce=reduce,
                      renormalize=2.0)  # fmt: skip
     if name == "local":
         return LatticeGNN(c_in, hidden_channels, c_out, (1, 1, 1, 1))

@@ -3,11 +3,14 @@ r"""The losses and metrics of the sandpile targets, footprint and hazard.
 :func:`sandpile_loss` and :func:`sandpile_metrics` serve every sandpile model,
 feed-forward or recurrent (:func:`node_outputs` reads any model's result);
 :func:`footprint_criterion` is the footprint loss of one output, the one the recurrent
-models' progressive loss reads.
+models' progressive loss reads. The per-graph metrics of avalanche predictions
+(:func:`footprint_iou`, :func:`footprint_f1`, :func:`footprint_exact`,
+:func:`log_count_mae`, :func:`relative_size_error`) each return one value per graph.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -19,17 +22,25 @@ from torch_geometric.utils import scatter
 
 from .._names import SAMPLE_TARGETS
 from ..nn import RecurrentOutput, RGNetOutput
+from ..train.distributed import unwrap_model
 from ..train.loop import num_graphs
-from ..train.metrics import batch_vector, footprint_iou, spearman_per_graph, top_fraction_recall
+from ..train.metrics import batch_vector, spearman_per_graph, top_fraction_recall
 
 __all__ = [
     "footprint_criterion",
     "footprint_exact",
+    "footprint_f1",
+    "footprint_iou",
+    "log_count_mae",
     "node_outputs",
     "predicted_avalanche_size",
+    "relative_size_error",
     "sandpile_loss",
     "sandpile_metrics",
 ]
+
+#: A metric of :func:`~sgnn.train.evaluate`: ``fn(output, batch)``, one value per graph.
+Metric = Callable[[Any, Any], Tensor]
 
 
 def check_target(target: str) -> str:
@@ -80,7 +91,7 @@ def sandpile_loss(target: str, seed: int = 0) -> Callable[[Module, Any], Tensor]
     generator = torch.Generator().manual_seed(seed)
 
     def own_loss(model: Module, batch: Any) -> Tensor | None:
-        inner = getattr(model, "module", model)  # unwrap DistributedDataParallel
+        inner = unwrap_model(model)
         if not hasattr(inner, "training_loss"):
             return None
         # Validation (eval mode) draws the same steps and iteration counts every time, so
@@ -120,18 +131,80 @@ def predicted_avalanche_size(out: Tensor, batch: Any) -> Tensor:
                    reduce="sum")  # fmt: skip
 
 
+def _counts(pred: Tensor, true: Tensor, batch: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+    if pred.shape != true.shape or pred.dim() != 1:
+        raise ValueError(f"pred and true must be 1-D of equal shape, got {tuple(pred.shape)} "
+                         f"and {tuple(true.shape)}")  # fmt: skip
+    b = batch_vector(batch, pred.numel(), pred.device)
+    p, t = pred.bool(), true.bool()
+    size = int(b.max()) + 1 if b.numel() else 0
+    tp = scatter((p & t).double(), b, 0, dim_size=size)
+    fp = scatter((p & ~t).double(), b, 0, dim_size=size)
+    fn = scatter((~p & t).double(), b, 0, dim_size=size)
+    return tp, fp, fn
+
+
+def footprint_iou(pred: Tensor, true: Tensor, batch: Tensor | None = None) -> Tensor:
+    r"""Intersection over union of predicted and true toppled sets, per graph.
+
+    :math:`|P \cap T| / |P \cup T|`, and 1 when both sets are empty.
+
+    Args:
+        pred (torch.Tensor): Predicted mask (bool or 0/1), shape :math:`(N,)`.
+        true (torch.Tensor): True mask, shape :math:`(N,)`.
+        batch (torch.Tensor, optional): Graph of every node. (default: one graph)
+
+    Returns:
+        torch.Tensor: float64, shape :math:`(B,)`.
+    """
+    tp, fp, fn = _counts(pred, true, batch)
+    union = tp + fp + fn
+    return torch.where(union > 0, tp / union.clamp(min=1), torch.ones_like(union))
+
+
+def footprint_f1(pred: Tensor, true: Tensor, batch: Tensor | None = None) -> Tensor:
+    r"""F1 score of the predicted toppled set, per graph: :math:`2|P\cap T| / (|P| + |T|)`
+    (1 when both are empty). Arguments as in :func:`footprint_iou`."""
+    tp, fp, fn = _counts(pred, true, batch)
+    total = 2 * tp + fp + fn
+    return torch.where(total > 0, 2 * tp / total.clamp(min=1), torch.ones_like(total))
+
+
 def footprint_exact(pred: Tensor, true: Tensor, batch: Tensor | None = None) -> Tensor:
     """1.0 for every graph whose predicted toppled set equals the true one, else 0.0
-    (float64, :math:`(B,)`). Arguments as in :func:`~sgnn.train.footprint_iou`."""
+    (float64, :math:`(B,)`). Arguments as in :func:`footprint_iou`."""
     iou = footprint_iou(pred, true, batch)
     return (iou == 1).to(torch.float64)
 
 
-def sandpile_metrics(
-    target: str, predict: Callable[[Any], Tensor] | None = None
-) -> dict[str, Callable[[Module, Any], Tensor]]:
-    r"""Per-graph metrics for :func:`~sgnn.train.evaluate`.
+def log_count_mae(pred_log: Tensor, true_counts: Tensor, batch: Tensor | None = None) -> Tensor:
+    r"""Mean absolute error of :math:`\log(1 + \text{count})` per graph.
 
+    Args:
+        pred_log (torch.Tensor): Predicted :math:`\log(1 + c)`, shape :math:`(N,)`.
+        true_counts (torch.Tensor): True counts :math:`c \ge 0`, shape :math:`(N,)`.
+        batch (torch.Tensor, optional): Graph of every node.
+    """
+    if pred_log.shape != true_counts.shape:
+        raise ValueError("pred_log and true_counts must have the same shape")
+    b = batch_vector(batch, pred_log.numel(), pred_log.device)
+    err = (pred_log.double() - torch.log1p(true_counts.double())).abs()
+    return scatter(err, b, 0, reduce="mean")
+
+
+def relative_size_error(pred_size: Tensor, true_size: Tensor) -> Tensor:
+    r"""Relative error of avalanche sizes, :math:`|\hat s - s| / \max(s, 1)`, per graph."""
+    if pred_size.shape != true_size.shape:
+        raise ValueError("pred_size and true_size must have the same shape")
+    true = true_size.double()
+    return (pred_size.double() - true).abs() / true.clamp(min=1)
+
+
+def sandpile_metrics(target: str, predict: Callable[[Any], Any] | None = None
+                     ) -> dict[str, Metric]:  # fmt: skip
+    r"""Per-graph metrics for :func:`~sgnn.train.evaluate`, each ``fn(output, batch)``.
+
+    ``output`` is any sandpile model's result (read by :func:`node_outputs`).
     ``"footprint"``: ``IoU`` (:func:`footprint_iou` of the sites with a
     positive logit), ``|dlog(1+s)|`` (absolute error of :math:`\log(1 + s)`
     of the avalanche size, see :func:`predicted_avalanche_size`), ``exact``
@@ -140,63 +213,65 @@ def sandpile_metrics(
     per avalanche) and ``settled`` (1 where a recurrent model's state settled
     within its iteration budget, 0 where the budget ran out); the last two are
     NaN, hence left out, for feed-forward models.
-    ``"hazard"``: ``Spearman`` (:func:`spearman_per_graph`) and ``top-1%
-    recall`` (:func:`top_fraction_recall`).
+    ``"hazard"``: ``Spearman`` (:func:`~sgnn.train.spearman_per_graph`) and ``top-1%
+    recall`` (:func:`~sgnn.train.top_fraction_recall`).
 
-    The model runs once per batch, whatever the number of metrics: each
-    metric reuses the outputs of the last ``(model, batch)`` it saw.
+    :func:`~sgnn.train.evaluate` runs the model once per batch, whatever the number of
+    metrics; a predictor that is not a module (a heuristic) is passed to it as the model,
+    ``evaluate(predict, loader, sandpile_metrics(target))``.
 
     Args:
         target (str): ``"footprint"`` or ``"hazard"``.
-        predict (Callable, optional): ``predict(batch)`` giving the outputs, for
-            predictors that are not modules (a heuristic); by default the model
-            passed to each metric is called.
+        predict (Callable, optional): Deprecated since 0.4 (pass the predictor to
+            :func:`~sgnn.train.evaluate` instead): ``predict(batch)``, computed by each
+            metric in place of ``output``. (default: :obj:`None`)
     """
     check_target(target)
-    last: dict[str, Any] = {}
-
-    def run(model: Module, batch: Any) -> Any:
-        # Keyed by identity, holding the objects so that their ids cannot be reused.
-        if last.get("model") is not model or last.get("batch") is not batch:
-            result = predict(batch) if predict is not None else model(batch)
-            last.update(model=model, batch=batch, result=result)
-        return last["result"]
-
-    def outputs(model: Module, batch: Any) -> Tensor:
-        return node_outputs(run(model, batch))
-
     if target == "hazard":
-        return {
-            "Spearman": lambda model, batch: spearman_per_graph(
-                outputs(model, batch)[:, 0], batch.hazard, _node_batch(batch, batch.hazard)),
-            "top-1% recall": lambda model, batch: top_fraction_recall(
-                outputs(model, batch)[:, 0], batch.hazard, _node_batch(batch, batch.hazard), 0.01),
+        metrics: dict[str, Metric] = {
+            "Spearman": lambda output, batch: spearman_per_graph(
+                node_outputs(output)[:, 0], batch.hazard, _node_batch(batch, batch.hazard)),
+            "top-1% recall": lambda output, batch: top_fraction_recall(
+                node_outputs(output)[:, 0], batch.hazard, _node_batch(batch, batch.hazard), 0.01),
         }  # fmt: skip
+    else:
+        metrics = {"IoU": _iou, "|dlog(1+s)|": _size_error, "exact": _exact,
+                   "iterations": _recurrent_field("iterations"),
+                   "settled": _recurrent_field("converged")}  # fmt: skip
+    if predict is None:
+        return metrics
+    warnings.warn("sandpile_metrics(target, predict) is deprecated and goes in 0.5: pass the "
+                  "predictor to evaluate as the model, evaluate(predict, loader, "
+                  "sandpile_metrics(target))", DeprecationWarning, stacklevel=2)  # fmt: skip
+    return {name: _predicted(fn, predict) for name, fn in metrics.items()}
 
-    def iou(model: Module, batch: Any) -> Tensor:
-        out = outputs(model, batch)
-        return footprint_iou(out[:, 0] > 0, batch.toppled > 0, _node_batch(batch, out))
 
-    def exact(model: Module, batch: Any) -> Tensor:
-        out = outputs(model, batch)
-        return footprint_exact(out[:, 0] > 0, batch.toppled > 0, _node_batch(batch, out))
+def _predicted(metric: Metric, predict: Callable[[Any], Any]) -> Metric:
+    return lambda output, batch: metric(predict(batch), batch)
 
-    def size_error(model: Module, batch: Any) -> Tensor:
-        est = predicted_avalanche_size(outputs(model, batch), batch)
-        return (torch.log1p(est) - torch.log1p(batch.avalanche_size.view(-1).to(est))).abs()
 
-    def recurrent_field(name: str) -> Callable[[Module, Any], Tensor]:
-        def metric(model: Module, batch: Any) -> Tensor:
-            result = run(model, batch)
-            if isinstance(result, RecurrentOutput):
-                return getattr(result, name).to(torch.float64)
-            return torch.full((num_graphs(batch),), float("nan"), dtype=torch.float64)
+def _iou(output: Any, batch: Any) -> Tensor:
+    out = node_outputs(output)
+    return footprint_iou(out[:, 0] > 0, batch.toppled > 0, _node_batch(batch, out))
 
-        return metric
 
-    return {"IoU": iou, "|dlog(1+s)|": size_error, "exact": exact,
-            "iterations": recurrent_field("iterations"),
-            "settled": recurrent_field("converged")}  # fmt: skip
+def _exact(output: Any, batch: Any) -> Tensor:
+    out = node_outputs(output)
+    return footprint_exact(out[:, 0] > 0, batch.toppled > 0, _node_batch(batch, out))
+
+
+def _size_error(output: Any, batch: Any) -> Tensor:
+    est = predicted_avalanche_size(node_outputs(output), batch)
+    return (torch.log1p(est) - torch.log1p(batch.avalanche_size.view(-1).to(est))).abs()
+
+
+def _recurrent_field(name: str) -> Metric:
+    def metric(output: Any, batch: Any) -> Tensor:
+        if isinstance(output, RecurrentOutput):
+            return getattr(output, name).to(torch.float64)
+        return torch.full((num_graphs(batch),), float("nan"), dtype=torch.float64)
+
+    return metric
 
 
 def _node_batch(batch: Any, like: Tensor) -> Tensor:

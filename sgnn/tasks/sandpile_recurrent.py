@@ -191,7 +191,7 @@ class RGRecurrent(Recurrence):
         self.depth = depth
         reduce = ("mean",) * 4 + ("max",) * (IN_CHANNELS - 4 + state_channels)
         self.net = RGNet(IN_CHANNELS + state_channels, hidden_channels, state_channels,
-                         mode="exact", depth=depth, reduce=reduce)  # fmt: skip
+                         mode="exact", num_layers=depth, reduce=reduce)  # fmt: skip
         self.count = count_readout(IN_CHANNELS + state_channels, hidden_channels)
         block = _HierarchyBlock(self.net)
         self.recurrent = Recurrent(block, state_channels, update="max", discretize="step",

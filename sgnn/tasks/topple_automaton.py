@@ -189,7 +189,7 @@ class ToppleAutomaton(Recurrence):
                 )
         device, dtype = batch.x.device, batch.x.dtype
         # Graph g's draws are copies g * k .. g * k + k - 1 of it, in this order.
-        copies = repeat_graphs(batch, steps_per_graph, [z.size for z in heights])
+        copies = repeat_graphs(batch, steps_per_graph)
         now_t = torch.from_numpy(np.concatenate(now)).to(device)
         after_t = torch.from_numpy(np.concatenate(after)).to(device)
         start_t = torch.from_numpy(np.concatenate(start)).to(device)

@@ -12,13 +12,9 @@ import torch
 from .._device import check_device
 from .._io import atomic_write
 from .._io import check_writable as _check_writable
+from .distributed import unwrap_model
 
 __all__ = ["load_checkpoint", "save_checkpoint"]
-
-
-def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    """The module inside DistributedDataParallel (or the model itself)."""
-    return getattr(model, "module", model)
 
 
 def save_checkpoint(path: str | Path, model: torch.nn.Module, config: dict[str, Any] | None = None,
@@ -35,7 +31,7 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, config: dict[str, 
         json.dumps(payload)
     except TypeError as err:
         raise TypeError(f"config and extra must be JSON-like: {err}") from None
-    payload["state_dict"] = _unwrap(model).state_dict()
+    payload["state_dict"] = unwrap_model(model).state_dict()
     _check_writable(path)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,5 +56,5 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,
     if not isinstance(payload, dict) or "state_dict" not in payload:
         raise ValueError(f"{path} is not an sgnn checkpoint (no state_dict)")
     if model is not None:
-        _unwrap(model).load_state_dict(payload["state_dict"])
+        unwrap_model(model).load_state_dict(payload["state_dict"])
     return payload

@@ -7,10 +7,18 @@ from datetime import timedelta
 
 import torch
 import torch.distributed as dist
+from torch.nn import DataParallel
+from torch.nn.parallel import DistributedDataParallel
 from torch_geometric.data import Dataset
 from torch_geometric.loader import DataLoader
 
-__all__ = ["cleanup_distributed", "distributed_loader", "is_main_process", "setup_distributed"]
+__all__ = [
+    "cleanup_distributed",
+    "distributed_loader",
+    "is_main_process",
+    "setup_distributed",
+    "unwrap_model",
+]
 
 
 def setup_distributed(backend: str | None = None, timeout_s: float = 300.0) -> tuple[int, int]:
@@ -43,6 +51,13 @@ def cleanup_distributed() -> None:
 def is_main_process() -> bool:
     """True on rank 0, or when not distributed."""
     return not dist.is_initialized() or dist.get_rank() == 0
+
+
+def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The module inside :class:`~torch.nn.parallel.DistributedDataParallel` (or
+    :class:`~torch.nn.DataParallel`), or ``model`` itself: the one whose ``state_dict``
+    has the plain keys and whose own methods (such as a ``training_loss``) can be called."""
+    return model.module if isinstance(model, (DistributedDataParallel, DataParallel)) else model
 
 
 def distributed_loader(dataset: Dataset, batch_size: int, shuffle: bool = True,

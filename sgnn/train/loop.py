@@ -16,13 +16,14 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from .._checks import check_positive_int
-from .checkpoint import _check_writable, _unwrap, save_checkpoint
-from .distributed import is_main_process
+from .checkpoint import _check_writable, save_checkpoint
+from .distributed import is_main_process, unwrap_model
 
 __all__ = ["History", "evaluate", "fit"]
 
 LossFn = Callable[[torch.nn.Module, Any], Tensor]
-MetricFn = Callable[[torch.nn.Module, Any], Tensor]
+#: A metric: ``fn(output, batch)``, one value per graph or one for the batch.
+MetricFn = Callable[[Any, Any], Tensor]
 
 
 @dataclass
@@ -51,32 +52,71 @@ def _bar_off(show: bool) -> bool | None:
     return None if show else True
 
 
-def evaluate(model: torch.nn.Module, loader: Iterable[Any], metrics: Mapping[str, MetricFn],
-             progress: bool = False) -> dict[str, float]:  # fmt: skip
+def evaluate(
+    model: torch.nn.Module | Callable[[Any], Any],
+    loader: Iterable[Any],
+    metrics: Mapping[str, MetricFn],
+    progress: bool = False,
+    *,
+    forward: Callable[[Any, Any], Any] | None = None,
+) -> dict[str, float]:
     """Average each metric over every graph of ``loader``, without gradients.
 
-    A metric is ``fn(model, batch)`` returning one value per graph (shape
-    ``(B,)``) or one value for the batch (weighted by its number of graphs).
-    NaN values (e.g. an undefined correlation) are left out of the average.
-    Under torch.distributed the sums are all-reduced, so every rank returns the
-    same, global, figures.
+    The model runs once per batch, in eval mode; every metric then reads its output:
+    ``fn(output, batch)`` returns one value per graph (shape ``(B,)``) or one value for
+    the batch (weighted by its number of graphs). NaN values (e.g. an undefined
+    correlation) are left out of the average. Under torch.distributed the sums are
+    all-reduced, so every rank returns the same, global, figures.
+
+    Args:
+        model (torch.nn.Module or Callable): The model, or any predictor
+            ``model(batch)`` (a heuristic).
+        loader (Iterable): Batches.
+        metrics (Mapping[str, Callable]): ``{name: fn(output, batch)}``.
+        progress (bool, optional): A progress bar on stderr (rank 0), shown when
+            stderr is a terminal. (default: :obj:`False`)
+        forward (Callable, optional): ``forward(model, batch)`` giving the output, for
+            models not called as ``model(batch)`` (e.g. ``lambda m, b: m(b.x, b.batch)``).
+            (default: :obj:`None`, ``model(batch)``)
+
+    Returns:
+        dict: ``{name: mean over graphs}``, NaN where no graph had a value.
     """
-    was_training = model.training
-    model.eval()
-    sums = {name: torch.zeros(2, dtype=torch.float64) for name in metrics}
-    with torch.no_grad():
-        for batch in tqdm(loader, desc="evaluate", leave=False,
-                          disable=_bar_off(progress and is_main_process())):  # fmt: skip
-            for name, fn in metrics.items():
-                value = torch.as_tensor(fn(model, batch)).detach().double().cpu()
-                if value.dim() == 0:
-                    value = value.repeat(num_graphs(batch))
-                value = value[~torch.isnan(value)]
-                sums[name] += torch.stack([value.sum(), torch.tensor(float(value.numel()))])
+    call = forward if forward is not None else (lambda model, batch: model(batch))
+
+    def values(batch: Any) -> dict[str, Tensor]:
+        output = call(model, batch)
+        return {name: fn(output, batch) for name, fn in metrics.items()}
+
+    return _per_graph_means(model, loader, values, list(metrics), progress)
+
+
+def _per_graph_means(model: Any, loader: Iterable[Any],
+                     values: Callable[[Any], Mapping[str, Tensor]], names: list[str],
+                     progress: bool) -> dict[str, float]:  # fmt: skip
+    """The mean over every graph of ``loader`` of each of ``values(batch)``, in eval mode
+    and without gradients, NaNs left out, summed over the ranks."""
+    is_module = isinstance(model, torch.nn.Module)
+    was_training = is_module and model.training
+    if is_module:
+        model.eval()
+    sums = {name: torch.zeros(2, dtype=torch.float64) for name in names}
+    try:
+        with torch.no_grad():
+            for batch in tqdm(loader, desc="evaluate", leave=False,
+                              disable=_bar_off(progress and is_main_process())):  # fmt: skip
+                for name, value in values(batch).items():
+                    value = torch.as_tensor(value).detach().double().cpu()
+                    if value.dim() == 0:
+                        value = value.repeat(num_graphs(batch))
+                    value = value[~torch.isnan(value)]
+                    sums[name] += torch.stack([value.sum(), torch.tensor(float(value.numel()))])
+    finally:
+        if is_module:
+            model.train(was_training)
     if dist.is_initialized():
         for total in sums.values():
             dist.all_reduce(total)
-    model.train(was_training)
     return {name: float(s[0] / s[1]) if s[1] > 0 else math.nan for name, s in sums.items()}
 
 
@@ -112,7 +152,9 @@ def fit(
     Args:
         model (torch.nn.Module): The model (possibly wrapped in DDP).
         loss_fn (Callable): ``loss_fn(model, batch)`` returning the mean loss
-            of the batch.
+            of the batch; it gets ``model`` as passed (DDP included, so that calling
+            it synchronises gradients; :func:`unwrap_model` reaches the model's own
+            methods).
         train_loader, val_loader: Iterables of batches.
         epochs (int): Maximum number of epochs.
         optimizer (torch.optim.Optimizer, optional): Default Adam with ``lr``.
@@ -147,6 +189,10 @@ def fit(
     best_state: dict[str, Tensor] | None = None
     stale = 0
     show = progress and is_main_process()
+
+    def val_loss(batch: Any) -> dict[str, Tensor]:
+        return {"loss": loss_fn(model, batch)}
+
     for epoch in range(epochs):
         sampler = getattr(train_loader, "sampler", None)
         if hasattr(sampler, "set_epoch"):
@@ -155,7 +201,11 @@ def fit(
         total, count = 0.0, 0
         tic = time.perf_counter()
         label = f"{desc} epoch {epoch}" if desc else f"epoch {epoch}"
-        for batch in tqdm(train_loader, desc=label, leave=False, disable=_bar_off(show)):
+        # No bar at all when none is wanted (tqdm's disabled bar still costs per epoch).
+        bar_off = _bar_off(show)
+        batches = train_loader if bar_off else tqdm(train_loader, desc=label, leave=False,
+                                                    disable=bar_off)  # fmt: skip
+        for batch in batches:
             optimizer.zero_grad()
             loss = loss_fn(model, batch)
             if not torch.isfinite(loss):
@@ -175,7 +225,7 @@ def fit(
         if val_loader is None:
             val = -float(epoch)  # without validation the latest epoch is the best
         elif (epoch + 1) % val_every == 0 or epoch == epochs - 1:
-            val = evaluate(model, val_loader, {"loss": loss_fn})["loss"]
+            val = _per_graph_means(model, val_loader, val_loss, ["loss"], False)["loss"]
             if math.isnan(val):
                 raise ValueError("the validation loss is NaN: val_loader yielded no batches, "
                                  "or only NaN losses")  # fmt: skip
@@ -183,7 +233,8 @@ def fit(
             history.val_epochs.append(epoch)
         if val is not None and val < history.best_val_loss:
             history.best_val_loss, history.best_epoch, stale = val, epoch, 0
-            best_state = copy.deepcopy(_unwrap(model).state_dict())
+            if val_loader is not None:  # without validation the last weights are kept
+                best_state = copy.deepcopy(unwrap_model(model).state_dict())
             if checkpoint is not None and is_main_process():
                 save_checkpoint(checkpoint, model, config, epoch=epoch, val_loss=val)
         elif val is not None:
@@ -195,7 +246,7 @@ def fit(
             history.stopped_early = True
             break
     if best_state is not None:
-        _unwrap(model).load_state_dict(best_state)
+        unwrap_model(model).load_state_dict(best_state)
     if val_loader is None:
         history.best_val_loss = math.nan
     return history

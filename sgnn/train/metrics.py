@@ -1,4 +1,8 @@
-"""Per-graph metrics of avalanche predictions (each returns one value per graph of a batch)."""
+"""Per-graph ranking metrics: each returns one value per graph of a batch.
+
+Vectorised over the graphs (one sort and a few scatters per batch, no loop over graphs);
+graphs are given by a PyG ``batch`` vector, sorted or not.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,7 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import scatter
 
-__all__ = [
-    "footprint_f1",
-    "footprint_iou",
-    "log_count_mae",
-    "relative_size_error",
-    "spearman_per_graph",
-    "top_fraction_recall",
-]
+__all__ = ["batch_vector", "spearman_per_graph", "top_fraction_recall"]
 
 
 def batch_vector(batch: Tensor | None, n: int, device: torch.device) -> Tensor:
@@ -21,115 +18,100 @@ def batch_vector(batch: Tensor | None, n: int, device: torch.device) -> Tensor:
     return torch.zeros(n, dtype=torch.long, device=device) if batch is None else batch
 
 
-def _counts(pred: Tensor, true: Tensor, batch: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+def _check(pred: Tensor, true: Tensor, batch: Tensor | None) -> tuple[Tensor, int]:
+    """The batch vector (zeros without one) and the number of graphs."""
     if pred.shape != true.shape or pred.dim() != 1:
         raise ValueError(f"pred and true must be 1-D of equal shape, got {tuple(pred.shape)} "
                          f"and {tuple(true.shape)}")  # fmt: skip
     b = batch_vector(batch, pred.numel(), pred.device)
-    p, t = pred.bool(), true.bool()
-    size = int(b.max()) + 1 if b.numel() else 0
-    tp = scatter((p & t).double(), b, 0, dim_size=size)
-    fp = scatter((p & ~t).double(), b, 0, dim_size=size)
-    fn = scatter((~p & t).double(), b, 0, dim_size=size)
-    return tp, fp, fn
+    if b.shape != pred.shape:
+        raise ValueError(f"batch must have shape {tuple(pred.shape)}, got {tuple(b.shape)}")
+    return b, int(b.max()) + 1 if b.numel() else 0
 
 
-def footprint_iou(pred: Tensor, true: Tensor, batch: Tensor | None = None) -> Tensor:
-    r"""Intersection over union of predicted and true toppled sets, per graph.
-
-    :math:`|P \cap T| / |P \cup T|`, and 1 when both sets are empty.
-
-    Args:
-        pred (torch.Tensor): Predicted mask (bool or 0/1), shape :math:`(N,)`.
-        true (torch.Tensor): True mask, shape :math:`(N,)`.
-        batch (torch.Tensor, optional): Graph of every node. (default: one graph)
-
-    Returns:
-        torch.Tensor: float64, shape :math:`(B,)`.
-    """
-    tp, fp, fn = _counts(pred, true, batch)
-    union = tp + fp + fn
-    return torch.where(union > 0, tp / union.clamp(min=1), torch.ones_like(union))
+def _sorted_within_graphs(values: Tensor, batch: Tensor, descending: bool) -> Tensor:
+    """The permutation that sorts nodes by graph, then by value within each graph (ties
+    in index order)."""
+    order = torch.argsort(values, descending=descending, stable=True)
+    return order[torch.argsort(batch[order], stable=True)]
 
 
-def footprint_f1(pred: Tensor, true: Tensor, batch: Tensor | None = None) -> Tensor:
-    r"""F1 score of the predicted toppled set, per graph: :math:`2|P\cap T| / (|P| + |T|)`
-    (1 when both are empty). Arguments as in :func:`footprint_iou`."""
-    tp, fp, fn = _counts(pred, true, batch)
-    total = 2 * tp + fp + fn
-    return torch.where(total > 0, 2 * tp / total.clamp(min=1), torch.ones_like(total))
+def _positions(order: Tensor, batch: Tensor, size: int) -> Tensor:
+    """Position (from 0) of every node within its graph in the order ``order``."""
+    count = torch.bincount(batch, minlength=size)
+    start = torch.cumsum(count, 0) - count
+    position = torch.empty_like(order)
+    position[order] = torch.arange(order.numel(), device=order.device) - start[batch[order]]
+    return position
 
 
-def log_count_mae(pred_log: Tensor, true_counts: Tensor, batch: Tensor | None = None) -> Tensor:
-    r"""Mean absolute error of :math:`\log(1 + \text{count})` per graph.
-
-    Args:
-        pred_log (torch.Tensor): Predicted :math:`\log(1 + c)`, shape :math:`(N,)`.
-        true_counts (torch.Tensor): True counts :math:`c \ge 0`, shape :math:`(N,)`.
-        batch (torch.Tensor, optional): Graph of every node.
-    """
-    if pred_log.shape != true_counts.shape:
-        raise ValueError("pred_log and true_counts must have the same shape")
-    b = batch_vector(batch, pred_log.numel(), pred_log.device)
-    err = (pred_log.double() - torch.log1p(true_counts.double())).abs()
-    return scatter(err, b, 0, reduce="mean")
-
-
-def relative_size_error(pred_size: Tensor, true_size: Tensor) -> Tensor:
-    r"""Relative error of avalanche sizes, :math:`|\hat s - s| / \max(s, 1)`, per graph."""
-    if pred_size.shape != true_size.shape:
-        raise ValueError("pred_size and true_size must have the same shape")
-    true = true_size.double()
-    return (pred_size.double() - true).abs() / true.clamp(min=1)
-
-
-def _ranks(values: Tensor) -> Tensor:
-    """Ranks 1..n with ties averaged (as for Spearman's rho)."""
-    order = torch.argsort(values, stable=True)
-    ranks = torch.empty_like(values, dtype=torch.float64)
-    ranks[order] = torch.arange(1, values.numel() + 1, dtype=torch.float64, device=values.device)
-    uniq, inverse = torch.unique(values, return_inverse=True)
-    mean_rank = scatter(ranks, inverse, 0, dim_size=uniq.numel(), reduce="mean")
-    return mean_rank[inverse]
+def _ranks(values: Tensor, batch: Tensor, size: int) -> Tensor:
+    """Ranks 1..n within each graph, ties averaged (as for Spearman's rho), float64."""
+    order = _sorted_within_graphs(values, batch, descending=False)
+    v, g = values[order], batch[order]
+    new = torch.ones_like(g, dtype=torch.bool)
+    new[1:] = (v[1:] != v[:-1]) | (g[1:] != g[:-1])  # a new run of equal values
+    run = torch.cumsum(new, 0) - 1
+    rank = _positions(order, batch, size)[order].double() + 1
+    mean_rank = scatter(rank, run, 0, dim_size=int(new.sum()), reduce="mean")
+    out = torch.empty_like(rank)
+    out[order] = mean_rank[run]
+    return out
 
 
 def spearman_per_graph(pred: Tensor, true: Tensor, batch: Tensor | None = None) -> Tensor:
     r"""Spearman rank correlation between predictions and truth, per graph.
 
-    Pearson correlation of the ranks (ties get their average rank); NaN for a
-    graph whose predictions or truth are constant.
+    Pearson correlation of the ranks within each graph (ties get their average rank);
+    NaN for a graph whose predictions or truth are constant.
+
+    Args:
+        pred (torch.Tensor): Predictions, shape :math:`(N,)`.
+        true (torch.Tensor): Truth, shape :math:`(N,)`.
+        batch (torch.Tensor, optional): Graph of every node. (default: one graph)
+
+    Returns:
+        torch.Tensor: float64, shape :math:`(B,)`.
     """
-    if pred.shape != true.shape or pred.dim() != 1:
-        raise ValueError("pred and true must be 1-D of equal shape")
-    b = batch_vector(batch, pred.numel(), pred.device)
-    out = []
-    for g in range(int(b.max()) + 1 if b.numel() else 0):
-        mask = b == g
-        rp, rt = _ranks(pred[mask]), _ranks(true[mask])
-        rp, rt = rp - rp.mean(), rt - rt.mean()
-        denom = torch.sqrt((rp * rp).sum() * (rt * rt).sum())
-        out.append((rp * rt).sum() / denom if denom > 0 else torch.tensor(float("nan"),
-                                                                       dtype=torch.float64))
-    return torch.stack(out) if out else torch.empty(0, dtype=torch.float64)
+    b, size = _check(pred, true, batch)
+    rp, rt = _ranks(pred, b, size), _ranks(true, b, size)
+
+    def total(v: Tensor) -> Tensor:
+        return scatter(v, b, 0, dim_size=size)
+
+    count = total(torch.ones_like(rp))
+    rp, rt = rp - (total(rp) / count)[b], rt - (total(rt) / count)[b]
+    denom = torch.sqrt(total(rp * rp) * total(rt * rt))
+    return torch.where(denom > 0, total(rp * rt) / denom, torch.full_like(denom, torch.nan))
 
 
 def top_fraction_recall(pred: Tensor, true: Tensor, batch: Tensor | None = None,
                         fraction: float = 0.01) -> Tensor:  # fmt: skip
     r"""Recall of the most dangerous sites, per graph.
 
-    The :math:`k = \lceil f n \rceil` sites with the largest true values are
-    the targets; the score is the fraction of them among the :math:`k` sites
-    with the largest predictions (ties broken by index).
+    The :math:`k = \lceil f n \rceil` sites with the largest true values are the targets
+    (:math:`f n` rounded to single precision first, so that :math:`0.01 \cdot 300` gives
+    3); the score is the fraction of them among the :math:`k` sites with the largest
+    predictions. Ties, in either, go to the site of lower index. NaN for a graph without
+    nodes.
+
+    Args:
+        pred (torch.Tensor): Predictions, shape :math:`(N,)`.
+        true (torch.Tensor): Truth, shape :math:`(N,)`.
+        batch (torch.Tensor, optional): Graph of every node. (default: one graph)
+        fraction (float, optional): :math:`f \in (0, 1]`. (default: ``0.01``)
+
+    Returns:
+        torch.Tensor: float64, shape :math:`(B,)`.
     """
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must lie in (0, 1], got {fraction}")
-    b = batch_vector(batch, pred.numel(), pred.device)
-    out = []
-    for g in range(int(b.max()) + 1 if b.numel() else 0):
-        mask = b == g
-        p, t = pred[mask], true[mask]
-        k = max(1, int(torch.ceil(torch.tensor(fraction * p.numel())).item()))
-        top_true = set(torch.topk(t, k, sorted=False).indices.tolist())
-        top_pred = set(torch.topk(p, k, sorted=False).indices.tolist())
-        out.append(len(top_true & top_pred) / k)
-    return torch.tensor(out, dtype=torch.float64)
+    b, size = _check(pred, true, batch)
+    count = torch.bincount(b, minlength=size)
+    k = (count.double() * fraction).float().ceil().long().clamp(min=1)
+
+    def top(values: Tensor) -> Tensor:
+        return _positions(_sorted_within_graphs(values, b, descending=True), b, size) < k[b]
+
+    hits = scatter((top(pred) & top(true)).double(), b, 0, dim_size=size)
+    return torch.where(count > 0, hits / k, torch.full_like(hits, torch.nan))

@@ -79,7 +79,7 @@ def test_exact_rule_reproduces_the_engine(exact: CountAutomaton) -> None:
     assert torch.equal(result.state[:, 0], batch.topplings.to(result.state))
     size = predicted_avalanche_size(result.output, batch)
     assert torch.allclose(size.double(), batch.avalanche_size.double(), rtol=1e-5)
-    iou = sandpile_metrics("footprint")["IoU"](exact, batch)
+    iou = sandpile_metrics("footprint")["IoU"](result, batch)
     assert torch.equal(iou, torch.ones_like(iou))
 
 

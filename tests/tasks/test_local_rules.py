@@ -138,15 +138,17 @@ def test_train_until_verified_restarts_with_the_next_seed() -> None:
         return f"history {seed}"
 
     model, history, result, attempts = train_until_verified(
-        lambda seed: ToppleAutomaton(), train, seed=10, restarts=3, log=lines.append)
+        lambda seed: ToppleAutomaton(), train, seed=10, restarts=3, log=lines.append
+    )
     assert calls == [10, 11, 12] and attempts == 3 and history == "history 12"
     assert verify_rule(model).passed
     assert result.passed and isinstance(result, RuleVerification)
     assert lines[0] == "attempt 1 of 4 (seed 10): verified: no (460 of 4000 local cases wrong)"
     assert lines[2].endswith("verified: yes (0 of 4000 local cases wrong)")
     # Bounded: every attempt fails, the last model is returned with its verification.
-    _, _, result, attempts = train_until_verified(lambda seed: ToppleAutomaton(),
-                                                  lambda model, seed: None, restarts=1)
+    _, _, result, attempts = train_until_verified(
+        lambda seed: ToppleAutomaton(), lambda model, seed: None, restarts=1
+    )
     assert attempts == 2 and not result.passed
     with pytest.raises(ValueError, match="restarts"):
         train_until_verified(lambda seed: ToppleAutomaton(), train, restarts=-1)

@@ -168,3 +168,21 @@ def test_uniform_minibatches_learn_marshall_signs_too(root: str) -> None:
     losses = train_sign_model(model, train, steps=2000, lr=1e-2, sampling="uniform",
                               progress=False)  # fmt: skip
     assert np.mean(losses[-50:]) < 0.1
+
+
+@pytest.mark.parametrize("sampling", ["weight", "uniform"])
+def test_training_is_seeded_and_leaves_the_global_rng_alone(root: str, sampling: str) -> None:
+    train = HeisenbergSigns(root, (4, 4), j2=0.5, fraction=0.05)
+
+    def run(seed: int) -> tuple[list[float], torch.Tensor]:
+        torch.manual_seed(0)
+        model = sign_model("mlp", 16, mlp_hidden_channels=8)
+        state = torch.get_rng_state()
+        losses = train_sign_model(model, train, steps=6, batch_size=32, seed=seed,
+                                  sampling=sampling, progress=False)  # fmt: skip
+        assert torch.equal(torch.get_rng_state(), state)  # draws from its own generator
+        assert not model.training and len(losses) == 6
+        return losses, model.net[0].weight.detach().clone()
+
+    (a, wa), (b, wb), (c, _) = run(1), run(1), run(2)
+    assert a == b and torch.equal(wa, wb) and a != c

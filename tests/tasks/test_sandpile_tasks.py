@@ -19,6 +19,7 @@ from sgnn.tasks import (
     sandpile_model,
     sandpile_transform,
 )
+from sgnn.train import evaluate
 
 
 @pytest.fixture(scope="module")
@@ -77,12 +78,16 @@ def test_rgnets_keep_height_densities_and_indicators_up_to_the_top(name: str) ->
 
 def test_footprint_metrics_and_loss_of_a_perfect_predictor(footprints) -> None:
     batch = next(iter(DataLoader(footprints, batch_size=12)))
-    metrics = sandpile_metrics("footprint", predict=perfect_footprint)
-    assert torch.all(metrics["IoU"](None, batch) == 1)
-    torch.testing.assert_close(metrics["|dlog(1+s)|"](None, batch).float(),
+    metrics = sandpile_metrics("footprint")
+    out = perfect_footprint(batch)
+    assert torch.all(metrics["IoU"](out, batch) == 1)
+    assert torch.all(metrics["exact"](out, batch) == 1)
+    torch.testing.assert_close(metrics["|dlog(1+s)|"](out, batch).float(),
                                torch.zeros(12), atol=1e-4, rtol=0)  # fmt: skip
-    size = predicted_avalanche_size(perfect_footprint(batch), batch)
+    size = predicted_avalanche_size(out, batch)
     torch.testing.assert_close(size, batch.avalanche_size.float(), rtol=1e-5, atol=1e-3)
+    # A feed-forward output runs no iterations: NaN, left out of evaluate's averages.
+    assert torch.isnan(metrics["iterations"](out, batch)).all()
 
     class Perfect(torch.nn.Module):
         def forward(self, batch):
@@ -91,21 +96,52 @@ def test_footprint_metrics_and_loss_of_a_perfect_predictor(footprints) -> None:
     # BCE log(1 + e^-20) per site, soft IoU 1 - O(N e^-20), exact log counts: the loss is ~0.
     assert 0 < float(sandpile_loss("footprint")(Perfect(), batch)) < 1e-6
     # The empty prediction has IoU 0 on every avalanche (the drop site always topples).
-    empty = sandpile_metrics("footprint", predict=lambda b: -perfect_footprint(b).abs())
-    assert torch.all(empty["IoU"](None, batch) == 0)
+    empty = -perfect_footprint(batch).abs()
+    assert torch.all(metrics["IoU"](empty, batch) == 0)
+    assert torch.all(metrics["exact"](empty, batch) == 0)
 
 
 def test_hazard_metrics_of_a_perfect_and_a_reversed_predictor(hazards) -> None:
     batch = next(iter(DataLoader(hazards, batch_size=6)))
-    perfect = sandpile_metrics("hazard", predict=lambda b: b.hazard[:, None])
-    spearman = perfect["Spearman"](None, batch)
+    metrics = sandpile_metrics("hazard")
+    spearman = metrics["Spearman"](batch.hazard[:, None], batch)
     # NaN exactly where a lattice's hazard is constant (no ranking to compare); else 1.
     constant = torch.stack([g.hazard.min() == g.hazard.max() for g in batch.to_data_list()])
     assert torch.equal(torch.isnan(spearman), constant) and not constant.all()
     assert torch.all(spearman[~constant] > 0.999)
-    assert torch.all(perfect["top-1% recall"](None, batch) == 1)
-    reversed_ = sandpile_metrics("hazard", predict=lambda b: -b.hazard[:, None])
-    assert torch.all(reversed_["Spearman"](None, batch) < -0.999)
+    assert torch.all(metrics["top-1% recall"](batch.hazard[:, None], batch) == 1)
+    assert torch.all(metrics["Spearman"](-batch.hazard[:, None], batch) < -0.999)
+
+
+def test_evaluate_runs_the_model_once_per_batch_for_all_metrics(footprints) -> None:
+    # No caching by identity: evaluate calls the model once and hands its output to every
+    # metric; the averages are the per-graph values of the whole set.
+    calls = []
+
+    class Perfect(torch.nn.Module):
+        def forward(self, batch):
+            calls.append(batch.num_graphs)
+            return perfect_footprint(batch)
+
+    result = evaluate(Perfect(), DataLoader(footprints, batch_size=5),
+                      sandpile_metrics("footprint"))  # fmt: skip
+    assert calls == [5, 5, 2]
+    assert result["IoU"] == result["exact"] == 1.0
+    assert result["iterations"] != result["iterations"]  # NaN: no recurrent model
+    # A predictor that is no module (a heuristic) is evaluated the same way.
+    result = evaluate(lambda b: -perfect_footprint(b).abs(), DataLoader(footprints, batch_size=5),
+                      sandpile_metrics("footprint"))  # fmt: skip
+    assert result["IoU"] == 0.0
+
+
+def test_predict_is_deprecated_but_still_computes_the_metrics(hazards) -> None:
+    batch = next(iter(DataLoader(hazards, batch_size=6)))
+    with pytest.warns(DeprecationWarning, match="pass the predictor to evaluate"):
+        old = sandpile_metrics("hazard", predict=lambda b: -b.hazard[:, None])
+    new = sandpile_metrics("hazard")
+    for name in new:
+        torch.testing.assert_close(old[name](None, batch), new[name](-batch.hazard[:, None], batch),
+                                   equal_nan=True)  # fmt: skip
 
 
 def test_mixed_size_loader_visits_every_batch_once_in_a_seeded_order() -> None:

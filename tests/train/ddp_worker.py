@@ -9,7 +9,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch_geometric.data import Data
 
 from sgnn.nn import DeepSetsLayer
-from sgnn.train import cleanup_distributed, distributed_loader, fit, setup_distributed
+from sgnn.train import cleanup_distributed, distributed_loader, fit, setup_distributed, unwrap_model
 
 
 def dataset() -> list[Data]:
@@ -38,7 +38,7 @@ def main(out: str, batch_size: int, steps_epochs: int) -> None:
     loader = distributed_loader(dataset(), batch_size=batch_size, shuffle=False)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     fit(model, loss_fn, loader, epochs=steps_epochs, optimizer=optimizer, progress=False)
-    state = getattr(model, "module", model).state_dict()
+    state = unwrap_model(model).state_dict()
     torch.save(state, f"{out}.rank{rank}")
     # Release DDP (its reducer holds the process group) before leaving the group:
     # destroying them in the other order can deadlock in gloo's destructor.

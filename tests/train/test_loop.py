@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import math
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,14 @@ from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
 from sgnn.nn import DeepSetsLayer
-from sgnn.train import History, evaluate, fit, load_checkpoint, save_checkpoint
+from sgnn.train import (
+    History,
+    evaluate,
+    fit,
+    load_checkpoint,
+    save_checkpoint,
+    unwrap_model,
+)
 
 
 def toy_sets(n: int, seed: int) -> list[Data]:
@@ -26,6 +35,15 @@ def toy_sets(n: int, seed: int) -> list[Data]:
 
 def mse(model: torch.nn.Module, batch: Data) -> torch.Tensor:
     return torch.nn.functional.mse_loss(model(batch.x, batch.batch), batch.y)
+
+
+def mse_metric(output: torch.Tensor, batch: Data) -> torch.Tensor:
+    return torch.nn.functional.mse_loss(output, batch.y)
+
+
+def call(model: torch.nn.Module, batch: Data) -> torch.Tensor:
+    """How a DeepSetsLayer is called on a batch (evaluate's ``forward``)."""
+    return model(batch.x, batch.batch)
 
 
 def train_once(tmp_path: Path, seed: int = 0, epochs: int = 5) -> tuple[DeepSetsLayer, History]:
@@ -57,7 +75,8 @@ def test_best_weights_restored_and_checkpointed(tmp_path: Path) -> None:
     for a, b in zip(model.parameters(), fresh.parameters(), strict=True):
         assert torch.equal(a, b)
     val = DataLoader(toy_sets(32, 2), batch_size=16)
-    assert evaluate(fresh, val, {"loss": mse})["loss"] == pytest.approx(history.best_val_loss)
+    got = evaluate(fresh, val, {"loss": mse_metric}, forward=call)["loss"]
+    assert got == pytest.approx(history.best_val_loss)
 
 
 def test_early_stopping() -> None:
@@ -97,13 +116,92 @@ def test_evaluate_per_graph_metrics_and_nan() -> None:
     model = DeepSetsLayer(1, 1)
     loader = DataLoader(toy_sets(10, 3), batch_size=4)
     out = evaluate(model, loader, {
-        "ones": lambda m, b: torch.ones(b.num_graphs),
-        "index": lambda m, b: torch.arange(b.num_graphs, dtype=torch.float64),
-        "nan": lambda m, b: torch.full((b.num_graphs,), float("nan")),
-    })  # fmt: skip
+        "ones": lambda out, b: torch.ones(b.num_graphs),
+        "index": lambda out, b: torch.arange(b.num_graphs, dtype=torch.float64),
+        "nan": lambda out, b: torch.full((b.num_graphs,), float("nan")),
+        "mixed": lambda out, b: torch.tensor([float("nan")] + [2.0] * (b.num_graphs - 1)),
+    }, forward=call)  # fmt: skip
     assert out["ones"] == 1.0
     assert out["index"] == pytest.approx((0 + 1 + 2 + 3) * 2 / 10 + (0 + 1) / 10)
     assert out["nan"] != out["nan"]
+    assert out["mixed"] == 2.0  # NaNs are left out, not counted as zeros
+
+
+def test_evaluate_calls_the_model_once_per_batch_and_hands_its_output_to_every_metric() -> None:
+    class Recording(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(1, 1)
+            self.outputs: list[tuple[torch.Tensor, bool, bool]] = []
+
+        def forward(self, batch: Data) -> torch.Tensor:
+            out = self.lin(batch.x)
+            self.outputs.append((out, self.training, torch.is_grad_enabled()))
+            return out
+
+    model = Recording()
+    seen = []
+
+    def metric(out: torch.Tensor, batch: Data) -> torch.Tensor:
+        seen.append(out)
+        return torch.nn.functional.mse_loss(out, batch.y)
+
+    data = toy_sets(10, 3)
+    result = evaluate(model, DataLoader(data, batch_size=4), {"a": metric, "b": metric})
+    assert len(model.outputs) == 3  # one call per batch, not one per metric
+    assert [o for o, _, _ in model.outputs for _ in range(2)] == seen  # the very outputs
+    assert all(not training and not grad for _, training, grad in model.outputs)
+    assert model.training  # restored
+    with torch.no_grad():  # each batch's value weighted by its number of graphs
+        expected = sum(b.num_graphs * metric(model.lin(b.x), b).item()
+                       for b in DataLoader(data, batch_size=4)) / 10  # fmt: skip
+    assert result["a"] == result["b"] == pytest.approx(expected)
+    # A predictor that is no module: a plain function of the batch.
+    heuristic = evaluate(lambda b: torch.zeros_like(b.y), DataLoader(data, batch_size=4),
+                         {"mse": metric})  # fmt: skip
+    assert heuristic["mse"] > 0
+
+
+def test_unwrap_model_unwraps_data_parallel_only() -> None:
+    model = DeepSetsLayer(1, 1)
+    wrapped = torch.nn.DataParallel(model)
+    assert unwrap_model(wrapped) is model and unwrap_model(model) is model
+
+    class HasModule(torch.nn.Module):  # an attribute named module is no wrapper
+        def __init__(self) -> None:
+            super().__init__()
+            self.module = torch.nn.Linear(1, 1)
+            self.head = torch.nn.Linear(1, 1)
+
+    own = HasModule()
+    assert unwrap_model(own) is own
+
+
+def test_checkpoints_of_a_wrapped_model_have_the_plain_keys(tmp_path: Path) -> None:
+    model = DeepSetsLayer(1, 1)
+    save_checkpoint(tmp_path / "c.pt", torch.nn.DataParallel(model))
+    payload = load_checkpoint(tmp_path / "c.pt", DeepSetsLayer(1, 1))
+    assert set(payload["state_dict"]) == set(model.state_dict())
+    fresh = DeepSetsLayer(1, 1)
+    load_checkpoint(tmp_path / "c.pt", torch.nn.DataParallel(fresh))  # into a wrapped one
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), fresh.parameters(),
+                                                 strict=True))  # fmt: skip
+
+
+def test_without_validation_the_last_weights_are_kept() -> None:
+    seed_everything(0)
+    model = DeepSetsLayer(1, 1)
+    states = []
+
+    def record(epoch: int, history: History) -> None:
+        states.append(copy.deepcopy(model.state_dict()))
+
+    history = fit(model, mse, DataLoader(toy_sets(8, 0), batch_size=4), epochs=3, lr=0.1,
+                  progress=False, on_epoch_end=record)  # fmt: skip
+    assert history.best_epoch == 2 and history.val_loss == []
+    assert math.isnan(history.best_val_loss)
+    assert all(torch.equal(v, states[-1][k]) for k, v in model.state_dict().items())
+    assert not all(torch.equal(v, states[0][k]) for k, v in model.state_dict().items())
 
 
 def test_checkpoint_rejects_non_json_config_and_is_atomic(tmp_path: Path, monkeypatch) -> None:
@@ -188,5 +286,5 @@ def test_progress_bars_stay_off_stderr_that_is_not_a_terminal(capsys) -> None:
     model = DeepSetsLayer(1, 1)
     loader = DataLoader(toy_sets(8, 0), batch_size=4)
     fit(model, mse, loader, loader, epochs=2, progress=True, desc="toy")
-    evaluate(model, loader, {"loss": mse}, progress=True)
+    evaluate(model, loader, {"loss": mse_metric}, progress=True, forward=call)
     assert capsys.readouterr().err == ""

@@ -1,6 +1,8 @@
-"""Metrics against straightforward numpy/scipy references."""
+"""Per-graph ranking metrics against scipy and against the per-graph loops they replaced."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -9,41 +11,94 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from sgnn.train import (
-    footprint_f1,
-    footprint_iou,
-    log_count_mae,
-    relative_size_error,
-    spearman_per_graph,
-    top_fraction_recall,
-)
+from sgnn.train import spearman_per_graph, top_fraction_recall
 
 
-@settings(max_examples=50, deadline=None)
-@given(st.lists(st.integers(1, 30), min_size=1, max_size=4), st.integers(0, 10**6))
-def test_iou_and_f1_match_sets(sizes: list[int], seed: int) -> None:
+def ragged(sizes: list[int], seed: int, ties: bool) -> tuple[torch.Tensor, torch.Tensor,
+                                                              torch.Tensor]:  # fmt: skip
+    """Predictions, truth and a batch vector of graphs of ``sizes`` nodes (few distinct
+    values with ``ties``)."""
     rng = np.random.default_rng(seed)
-    pred = torch.from_numpy(rng.random(sum(sizes)) < 0.3)
-    true = torch.from_numpy(rng.random(sum(sizes)) < 0.3)
+    n = sum(sizes)
+    if ties:
+        pred, true = rng.integers(0, 3, n).astype(float), rng.integers(0, 3, n).astype(float)
+    else:
+        pred, true = rng.random(n), rng.random(n)
     batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
-    iou, f1 = footprint_iou(pred, true, batch), footprint_f1(pred, true, batch)
-    for g in range(len(sizes)):
-        p = set(np.flatnonzero(pred[batch == g].numpy()))
-        t = set(np.flatnonzero(true[batch == g].numpy()))
-        exp_iou = len(p & t) / len(p | t) if p | t else 1.0
-        exp_f1 = 2 * len(p & t) / (len(p) + len(t)) if p or t else 1.0
-        assert float(iou[g]) == pytest.approx(exp_iou)
-        assert float(f1[g]) == pytest.approx(exp_f1)
+    return torch.from_numpy(pred), torch.from_numpy(true), batch
 
 
-def test_log_count_mae_and_relative_error() -> None:
-    pred = torch.tensor([0.0, 1.0, 2.0, 0.5])
-    true = torch.tensor([0, 1, 6, 0])
-    batch = torch.tensor([0, 0, 1, 1])
-    expected = [np.mean([0, abs(1 - np.log(2))]), np.mean([abs(2 - np.log(7)), 0.5])]
-    np.testing.assert_allclose(log_count_mae(pred, true, batch).numpy(), expected)
-    np.testing.assert_allclose(relative_size_error(torch.tensor([3.0, 0.0]),
-                                                   torch.tensor([4, 0])).numpy(), [0.25, 0.0])
+def loop_spearman(pred: torch.Tensor, true: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+    """sgnn 0.3's spearman_per_graph: one graph at a time, ranks by torch.unique."""
+
+    def ranks(values: torch.Tensor) -> torch.Tensor:
+        order = torch.argsort(values, stable=True)
+        r = torch.empty_like(values, dtype=torch.float64)
+        r[order] = torch.arange(1, values.numel() + 1, dtype=torch.float64)
+        _, inverse = torch.unique(values, return_inverse=True)
+        mean = torch.zeros(int(inverse.max()) + 1, dtype=torch.float64)
+        mean.index_add_(0, inverse, r)
+        return (mean / torch.bincount(inverse))[inverse]
+
+    out = []
+    for g in range(int(batch.max()) + 1):
+        rp, rt = ranks(pred[batch == g]), ranks(true[batch == g])
+        rp, rt = rp - rp.mean(), rt - rt.mean()
+        denom = torch.sqrt((rp * rp).sum() * (rt * rt).sum())
+        out.append(float((rp * rt).sum() / denom) if denom > 0 else math.nan)
+    return torch.tensor(out, dtype=torch.float64)
+
+
+def loop_recall(pred: torch.Tensor, true: torch.Tensor, batch: torch.Tensor, fraction: float,
+                top=None) -> torch.Tensor:  # fmt: skip
+    """sgnn 0.3's top_fraction_recall, one graph at a time; ``top(values, k)`` gives the
+    indices of the k largest (0.3 used :func:`torch.topk`, whose ties are arbitrary; the
+    default breaks them by index, as documented)."""
+    top = top or (lambda v, k: torch.sort(v, descending=True, stable=True).indices[:k])
+    out = []
+    for g in range(int(batch.max()) + 1):
+        p, t = pred[batch == g], true[batch == g]
+        k = max(1, int(torch.ceil(torch.tensor(fraction * p.numel(), dtype=torch.float32))))
+        out.append(len(set(top(t, k).tolist()) & set(top(p, k).tolist())) / k)
+    return torch.tensor(out, dtype=torch.float64)
+
+
+SIZES = st.lists(st.integers(1, 40), min_size=1, max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(SIZES, st.integers(0, 10**6), st.booleans())
+def test_spearman_equals_the_per_graph_loop(sizes: list[int], seed: int, ties: bool) -> None:
+    pred, true, batch = ragged(sizes, seed, ties)
+    got = spearman_per_graph(pred, true, batch)
+    expected = loop_spearman(pred, true, batch)
+    assert got.dtype == torch.float64 and got.shape == (len(sizes),)
+    # NaN exactly for the graphs with a constant side (one node, or all ties).
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-12, equal_nan=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(SIZES, st.integers(0, 10**6), st.booleans(), st.sampled_from([0.01, 0.1, 0.25, 0.5, 1.0]))
+def test_top_fraction_recall_equals_the_per_graph_loop(sizes: list[int], seed: int, ties: bool,
+                                                       fraction: float) -> None:  # fmt: skip
+    pred, true, batch = ragged(sizes, seed, ties)
+    got = top_fraction_recall(pred, true, batch, fraction)
+    torch.testing.assert_close(got, loop_recall(pred, true, batch, fraction), rtol=0, atol=0)
+    if not ties:  # without ties, the very loop of 0.3, torch.topk included
+        topk = lambda v, k: torch.topk(v, k, sorted=False).indices  # noqa: E731
+        assert torch.equal(got, loop_recall(pred, true, batch, fraction, topk))
+
+
+def test_graph_order_in_the_batch_does_not_matter() -> None:
+    # Graphs interleaved in the batch vector (unsorted) give the same per-graph values.
+    pred, true, batch = ragged([7, 12, 5], 3, ties=True)
+    perm = torch.randperm(batch.numel(), generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(spearman_per_graph(pred[perm], true[perm], batch[perm]),
+                               spearman_per_graph(pred, true, batch), equal_nan=True)  # fmt: skip
+    # (Ties go to the lower index, and the permutation reorders them: compare tie-free.)
+    pred, true, batch = ragged([7, 12, 5], 3, ties=False)
+    assert torch.equal(top_fraction_recall(pred[perm], true[perm], batch[perm], 0.3),
+                       top_fraction_recall(pred, true, batch, 0.3))  # fmt: skip
 
 
 @pytest.mark.filterwarnings("ignore::scipy.stats.ConstantInputWarning")
@@ -69,5 +124,28 @@ def test_top_fraction_recall() -> None:
     assert float(top_fraction_recall(pred, true)[0]) == 0.5
     batch = torch.tensor([0] * 100 + [1] * 100)
     assert top_fraction_recall(true, true, batch, fraction=0.1).tolist() == [1.0, 1.0]
+    # k = ceil(0.01 * 300) = 3, not 4 (0.01 * 300 is 3.0000000000000004 in float64).
+    true = torch.arange(300, dtype=torch.float64)
+    pred = true.clone()
+    pred[-3] = -1.0
+    assert float(top_fraction_recall(pred, true)[0]) == pytest.approx(2 / 3)
+    # Ties go to the lower index: of four equal values the top 2 are sites 0 and 1.
+    flat = torch.zeros(4, dtype=torch.float64)
+    assert float(top_fraction_recall(flat, torch.tensor([1.0, 1.0, 0, 0]), fraction=0.5)[0]) == 1
+    assert float(top_fraction_recall(flat, torch.tensor([0, 0, 1.0, 1.0]), fraction=0.5)[0]) == 0
     with pytest.raises(ValueError, match="fraction"):
         top_fraction_recall(pred, true, fraction=0.0)
+
+
+def test_empty_graphs_and_bad_shapes() -> None:
+    # A graph index without nodes (graph 1) gets NaN; an empty batch gives no value.
+    pred = torch.tensor([1.0, 2.0, 3.0, 3.0, 1.0])
+    batch = torch.tensor([0, 0, 2, 2, 2])
+    assert torch.isnan(spearman_per_graph(pred, pred, batch)).tolist() == [False, True, False]
+    assert torch.isnan(top_fraction_recall(pred, pred, batch)).tolist() == [False, True, False]
+    empty = torch.zeros(0)
+    assert spearman_per_graph(empty, empty).shape == top_fraction_recall(empty, empty).shape == (0,)
+    with pytest.raises(ValueError, match="equal shape"):
+        spearman_per_graph(pred, pred[:4])
+    with pytest.raises(ValueError, match="batch must have shape"):
+        top_fraction_recall(pred, pred, batch[:4])

@@ -29,8 +29,12 @@ def test_set_cross_entropy_is_the_per_set_log_softmax(sizes: list[int], seed: in
     scores, batch, target = sets(sizes, seed)
     scores = (10 * scores).requires_grad_()  # large scores: the max shift must be right
     loss = set_cross_entropy(scores, batch, target)
-    ref = torch.stack([-torch.log_softmax(part, 0)[t]
-                       for part, t in zip(scores.split(sizes), target, strict=True)]).mean()
+    ref = torch.stack(
+        [
+            -torch.log_softmax(part, 0)[t]
+            for part, t in zip(scores.split(sizes), target, strict=True)
+        ]
+    ).mean()
     torch.testing.assert_close(loss, ref, rtol=0, atol=1e-12)
     (grad,) = torch.autograd.grad(loss, scores)
     (ref_grad,) = torch.autograd.grad(ref, scores)
