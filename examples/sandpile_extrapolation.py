@@ -50,7 +50,7 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
-from sgnn.data import AddHierarchy, SandpileAvalanches, avalanche_to_data
+from sgnn.data import AddHierarchy, SandpileAvalanches, avalanche_to_data, sandpile_heights
 from sgnn.nn import RecurrentOutput
 from sgnn.sandpile import avalanche_sample, compile_kernels, first_wave
 from sgnn.tasks import (
@@ -318,7 +318,7 @@ def main() -> None:
             # Snap the learnt rule to its discrete form and verify it on every local case;
             # retrain with the next seed while it fails, as `sgnn train` does.
             model, history, verification, attempts = train_until_verified(
-                build, train, args.seed, RESTARTS, log=lambda line, name=name: log(
+                build, train, args.seed, RESTARTS, print_fn=lambda line, name=name: log(
                     f"{name}: {line}"))  # fmt: skip
             save_checkpoint(path, model, config)
             verified[name] = str(verification)
@@ -475,7 +475,7 @@ def plot(results: dict[str, dict[int, Scores]], models: dict[str, nn.Module],
     for ax, name in zip(axes[1:], shown, strict=True):
         batch, _ = next(batches([sample], hierarchy=False))
         with torch.no_grad():
-            out = models[name](batch).output
+            out = models[name](batch).node
         ax.imshow((out[:, 0] > 0).reshape(big, big).numpy(), cmap="magma")
         ax.set_title(f"{name}, IoU {results[name][big].iou[largest]:.3f}")
     for ax in axes:
@@ -502,7 +502,7 @@ def iou_vs_iterations(model: nn.Module, samples: list[dict[str, Any]],
         for t in grid:
             result = model(batch, state=state, num_iters=t - done)
             state, done = result.state, t
-            pred = result.output[:, 0] > 0
+            pred = result.node[:, 0] > 0
             ious.append(float(footprint_iou(pred, true, batch.batch).mean()))
     return grid, ious
 
@@ -543,7 +543,7 @@ def hazard_heuristic(batch: Data) -> Tensor:
     outs = []
     for data in batch.to_data_list():
         h, w = (int(v) for v in data.lattice_shape.view(-1))
-        z = data.x[:, :4].argmax(1).reshape(h, w).numpy()
+        z = sandpile_heights(data.x).reshape(h, w).numpy()
         labels, _ = ndimage.label(z == 3)
         sizes = np.bincount(labels.reshape(-1))
         sizes[0] = 0

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from sgnn.bandits import (
     KLUCB,
-    STRUCTURES,
+    SCORER_MODELS,
     UCB1,
     ArmScorer,
     BernoulliBandit,
@@ -89,7 +89,7 @@ def main() -> None:
 
     log(f"phase 1/2: training at K = {TRAIN_ARMS}, T = {train_horizon}")
     scorers, curves = {}, {}
-    for structure in STRUCTURES:
+    for structure in SCORER_MODELS:
         torch.manual_seed(args.seed)
         scorer = ArmScorer(structure, hidden_channels=32)
         start = time.perf_counter()
@@ -112,7 +112,7 @@ def main() -> None:
             f"{time.perf_counter() - start:.0f} s")  # fmt: skip
 
     log("phase 2/2: evaluation")
-    policies = {**REFERENCES, **{s: LearnedPolicy(scorers[s]) for s in STRUCTURES}}
+    policies = {**REFERENCES, **{s: LearnedPolicy(scorers[s]) for s in SCORER_MODELS}}
     cells = [(k, t) for k in arms for t in horizons]
     results: dict[str, dict[tuple[int, int], tuple[float, float, int]]] = {}
     bar = tqdm(total=len(policies) * len(cells), desc="evaluate", leave=False, disable=None)
@@ -134,7 +134,7 @@ def main() -> None:
     for name, row in results.items():
         cells_text = [f"{m:.1f}+-{se:.1f} ({n})" for m, se, n in row.values()]
         print(f"{name:<11}" + "".join(f"{c:>22}" for c in cells_text), flush=True)
-    best = min(STRUCTURES, key=lambda s: results[s][(TRAIN_ARMS, horizons[0])][0]
+    best = min(SCORER_MODELS, key=lambda s: results[s][(TRAIN_ARMS, horizons[0])][0]
                if (TRAIN_ARMS, horizons[0]) in results[s] else math.inf)  # fmt: skip
     print(f"\nbest learned structure at K = {TRAIN_ARMS}, T = {horizons[0]}: {best}")
     for k, t in cells:
@@ -160,7 +160,7 @@ def plot(results: dict, curves: dict, arms: list[int], horizons: list[int], batc
             ys = [row[(k, t)][0] for t in horizons]
             errs = [row[(k, t)][1] for t in horizons]
             ax.errorbar(horizons, ys, yerr=errs, marker="o", ms=4, capsize=2,
-                        ls="-" if name in STRUCTURES else "--", label=name)  # fmt: skip
+                        ls="-" if name in SCORER_MODELS else "--", label=name)  # fmt: skip
         ax.set(xscale="log", yscale="log", xlabel="horizon T (pulls)",
                ylabel="mean pseudo-regret (reward units)", title=f"K = {k} arms")  # fmt: skip
         ax.set_xticks(horizons, [str(t) for t in horizons])

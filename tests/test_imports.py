@@ -198,13 +198,6 @@ def test_modules_stay_short() -> None:
     assert set(long) <= set(LONG_MODULES), f"over 400 lines without a reason: {long}"
 
 
-#: Public modules with module-level constants outside their ``__all__``, owned elsewhere
-#: (issue 23, point 13); remove an entry once its constants are in ``__all__`` or private.
-CONSTANTS_OUTSIDE_ALL = {
-    "bandits/learned.py", "nn/set_readout.py",
-}  # fmt: skip
-
-
 def test_public_constants_are_in_all() -> None:
     wrong = {}
     for path in SGNN.rglob("*.py"):
@@ -221,6 +214,6 @@ def test_public_constants_are_in_all() -> None:
                 elif isinstance(target, ast.Name) and re.fullmatch(r"[A-Z][A-Z0-9_]*", target.id):
                     names.add(target.id)
         missing = names - (public or set())
-        if missing and str(rel) not in CONSTANTS_OUTSIDE_ALL:
+        if missing:
             wrong[str(rel)] = sorted(missing)
     assert not wrong, f"constants neither private nor in __all__: {wrong}"

@@ -7,7 +7,7 @@ policies, from the other arms'), with weights that do not depend on :math:`K`.
 """
 
 from .env import ArmStats, BernoulliBandit, GaussianBandit
-from .learned import STRUCTURES, ArmScorer, LearnedPolicy, arm_features, train_policy
+from .learned import SCORER_MODELS, ArmScorer, LearnedPolicy, arm_features, train_policy
 from .policies import (
     KLUCB,
     UCB1,
@@ -21,7 +21,7 @@ from .policies import (
 
 __all__ = [
     "KLUCB",
-    "STRUCTURES",
+    "SCORER_MODELS",
     "UCB1",
     "ArmScorer",
     "ArmStats",
@@ -37,3 +37,9 @@ __all__ = [
     "play",
     "train_policy",
 ]
+
+
+def __getattr__(name: str) -> object:
+    from . import learned  # the deprecated STRUCTURES, with its warning
+
+    return getattr(learned, name)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -24,16 +25,17 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .._checks import check_positive_int
+from .._progress import tqdm_disable
 from ..nn import DeepSetsLayer, PairwiseSetConv
 from .env import ArmStats, BernoulliBandit
 from .policies import argmax_random_ties
 
-__all__ = ["STRUCTURES", "ArmScorer", "LearnedPolicy", "arm_features", "train_policy"]
+__all__ = ["SCORER_MODELS", "ArmScorer", "LearnedPolicy", "arm_features", "train_policy"]
 
 #: The network structures of :class:`ArmScorer`.
-STRUCTURES = ("index", "deepsets", "pairwise")
+SCORER_MODELS = ("index", "deepsets", "pairwise")
 #: Features per arm (see :func:`arm_features`).
-NUM_FEATURES = 8
+_NUM_FEATURES = 8
 
 
 def arm_features(stats: ArmStats, horizon: int) -> Tensor:
@@ -72,11 +74,11 @@ class ArmScorer(nn.Module):
         - **output:** scores :math:`(N,)`
     """
 
-    def __init__(self, structure: str, in_channels: int = NUM_FEATURES,
+    def __init__(self, structure: str, in_channels: int = _NUM_FEATURES,
                  hidden_channels: int = 32, num_layers: int = 2) -> None:  # fmt: skip
         super().__init__()
-        if structure not in STRUCTURES:
-            raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}")
+        if structure not in SCORER_MODELS:
+            raise ValueError(f"structure must be one of {SCORER_MODELS}, got {structure!r}")
         check_positive_int(in_channels, "in_channels")
         check_positive_int(hidden_channels, "hidden_channels")
         check_positive_int(num_layers, "num_layers")
@@ -142,7 +144,7 @@ class LearnedPolicy:
 
 def train_policy(scorer: ArmScorer, num_arms: int = 10, horizon: int = 100,
                  iterations: int = 300, batch_size: int = 256, lr: float = 3e-3,
-                 seed: int = 0, progress: bool = True,
+                 seed: int = 0, progress: bool | None = None,
                  callback: Callable[[int, float], None] | None = None) -> list[float]:  # fmt: skip
     r"""Train ``scorer`` by REINFORCE with a per-step baseline on random Bernoulli bandits.
 
@@ -152,6 +154,21 @@ def train_policy(scorer: ArmScorer, num_arms: int = 10, horizon: int = 100,
     where :math:`G_{it} = \sum_{s \ge t} (\mu^*_i - \mu_{i a_{is}})` is the
     pseudo-regret still to come (known in simulation, and far less noisy than
     rewards) and :math:`\bar G_t` its batch mean.
+
+    Args:
+        scorer (ArmScorer): The scorer to train, in place.
+        num_arms (int, optional): Arms per instance. (default: ``10``)
+        horizon (int, optional): Pulls per instance. (default: ``100``)
+        iterations (int, optional): Gradient steps. (default: ``300``)
+        batch_size (int, optional): Instances per step. (default: ``256``)
+        lr (float, optional): Adam's learning rate. (default: ``3e-3``)
+        seed (int, optional): Seed of the instances and the sampling.
+            (default: ``0``)
+        progress (bool, optional): A progress bar on stderr: :obj:`None` where
+            stderr is a terminal, ``True`` always, ``False`` never.
+            (default: :obj:`None`)
+        callback (Callable, optional): ``callback(iteration, regret)`` after
+            every step. (default: :obj:`None`)
 
     Returns:
         list[float]: Mean pseudo-regret of each iteration's rollouts.
@@ -164,7 +181,7 @@ def train_policy(scorer: ArmScorer, num_arms: int = 10, horizon: int = 100,
     policy = LearnedPolicy(scorer)
     curve: list[float] = []
     bar = tqdm(range(iterations), desc=f"train {scorer.structure}", leave=False,
-               disable=None if progress else True)  # fmt: skip
+               disable=tqdm_disable(progress))  # fmt: skip
     for it in bar:
         bandit = BernoulliBandit(batch_size, num_arms, gen)
         stats = ArmStats(batch_size, num_arms)
@@ -191,3 +208,11 @@ def train_policy(scorer: ArmScorer, num_arms: int = 10, horizon: int = 100,
         if callback is not None:
             callback(it, curve[-1])
     return curve
+
+
+def __getattr__(name: str) -> object:
+    if name == "STRUCTURES":  # the 0.3 name, until 0.5
+        warnings.warn("sgnn.bandits.STRUCTURES is now SCORER_MODELS; STRUCTURES goes in 0.5",
+                      DeprecationWarning, stacklevel=2)  # fmt: skip
+        return SCORER_MODELS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -79,7 +79,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         try:
             evaluate(model, DataLoader(data, args.batch_size),
                      {name: _recorded(fn, values[name]) for name, fn in metrics.items()},
-                     progress=not args.no_progress)  # fmt: skip
+                     progress=False if args.no_progress else None)  # fmt: skip
         except _NotSettling as err:
             print(f"sgnn evaluate: stopped: {err}", file=sys.stderr)
             return 1

@@ -69,7 +69,7 @@ def run_train(args: argparse.Namespace) -> int:
         return train_sandpile_model(model, train_sets, val_sets, epochs=args.epochs,
                                     lr=args.lr, target=args.target, batch_size=args.batch_size,
                                     seed=seed, patience=args.patience,
-                                    progress=not args.no_progress)  # fmt: skip
+                                    progress=False if args.no_progress else None)  # fmt: skip
 
     config = {"model": args.model, "target": args.target, "hidden_channels": args.hidden,
               "train_sizes": list(args.sizes), "num_samples": args.num_samples,
@@ -83,7 +83,7 @@ def run_train(args: argparse.Namespace) -> int:
             train,
             args.seed,
             args.restarts,
-            log=None if args.no_progress else lambda line: print(line, file=sys.stderr),
+            print_fn=None if args.no_progress else lambda line: print(line, file=sys.stderr),
         )
         config.update(seed=args.seed + attempts - 1, verified=verification.passed,
                       wrong_local_cases=verification.num_wrong)  # fmt: skip

@@ -23,8 +23,8 @@ __all__ = ["Recurrent", "RecurrentOutput", "graph_diameter_bound"]
 class RecurrentOutput(NamedTuple):
     """What :class:`Recurrent` returns: four tensors, named."""
 
-    #: ``head(x, state)``, or the state without a head.
-    output: Tensor
+    #: The node outputs, ``head(x, state)``, or the state without a head.
+    node: Tensor
     #: The final state, :math:`(N, S)`.
     state: Tensor
     #: Iterations each graph ran, long, :math:`(B,)`.
@@ -32,6 +32,13 @@ class RecurrentOutput(NamedTuple):
     #: Whether each graph's state settled (changed by at most ``tol`` in its last
     #: iteration), bool, :math:`(B,)`.
     converged: Tensor
+
+    @property
+    def output(self) -> Tensor:
+        """Deprecated name of :attr:`node` (goes in 0.5)."""
+        warnings.warn("RecurrentOutput.output is now .node; output goes in 0.5",
+                      DeprecationWarning, stacklevel=2)  # fmt: skip
+        return self.node
 
 
 class Recurrent(Module):

@@ -15,7 +15,7 @@ from ._checks import AGGRS, check_batch, check_channels, check_choice
 
 __all__ = ["SetReadout"]
 
-READOUTS = (*AGGRS, "attention")
+_READOUTS = (*AGGRS, "attention")
 
 
 class SetReadout(Module):
@@ -45,7 +45,7 @@ class SetReadout(Module):
     def __init__(self, in_channels: int, aggr: str = "mean") -> None:
         super().__init__()
         check_channels(in_channels=in_channels)
-        check_choice("aggr", aggr, READOUTS)
+        check_choice("aggr", aggr, _READOUTS)
         self.in_channels = in_channels
         self.aggr = aggr
         if aggr == "attention":

@@ -18,6 +18,7 @@ import torch
 from torch_geometric.data import Batch, Data
 from torch_geometric.utils import unbatch, unbatch_edge_index
 
+from ..data import DROP_SITE_COLUMN, sandpile_heights
 from ..sandpile import AvalancheActivity
 from ..train.loop import num_graphs
 
@@ -29,8 +30,8 @@ def heights_and_sites(data: Any) -> tuple[list[np.ndarray], list[int]]:
     heights, sites, start = [], [], 0
     for h, w in shapes:
         part = x[start : start + h * w]
-        heights.append(part[:, :4].argmax(1).reshape(h, w).numpy())
-        sites.append(int(part[:, 5].argmax()))
+        heights.append(sandpile_heights(part).reshape(h, w).numpy())
+        sites.append(int(part[:, DROP_SITE_COLUMN].argmax()))
         start += h * w
     return heights, sites
 

@@ -189,7 +189,7 @@ class CountAutomaton(Recurrence):
     Shapes:
         - **input:** a footprint batch: ``x`` :math:`(N, 6)`, ``edge_index``
           :math:`(2, E)`, ``lattice_shape``
-        - **output:** :class:`~sgnn.nn.RecurrentOutput`, ``output``
+        - **output:** :class:`~sgnn.nn.RecurrentOutput`, ``node``
           :math:`(N, 2)`, ``state`` :math:`(N, 1)`
     """
 

@@ -18,6 +18,7 @@ import torch
 from torch.nn import Parameter
 from torch_geometric.data import Batch
 
+from ..data import DROP_SITE_COLUMN, sandpile_heights
 from ..sandpile import first_wave
 from .count_automaton import _SUPERVISIONS, CountAutomaton
 from .local_rules import verify_rule
@@ -34,8 +35,8 @@ def multi_wave(data: Any, supervision: str) -> bool:
     if supervision == "counts":
         return int(data.topplings.max()) >= 2
     h, w = (int(v) for v in torch.as_tensor(data.lattice_shape).view(-1)[:2])
-    z = data.x[:, :4].argmax(1).reshape(h, w).numpy()
-    site = int(data.x[:, 5].argmax())
+    z = sandpile_heights(data.x).reshape(h, w).numpy()
+    site = int(data.x[:, DROP_SITE_COLUMN].argmax())
     wave = torch.from_numpy(first_wave(z, divmod(site, w)).reshape(-1))
     return bool(((data.toppled > 0) & ~wave).any())
 
@@ -58,7 +59,7 @@ def _batches(data: Sequence[Any], batch_size: int, weights: np.ndarray | None,
 
 def _run_epochs(model: CountAutomaton, data: Sequence[Any], epochs: int, lr: float,
                 batch_size: int, weights: np.ndarray | None, seed: int,
-                deadline: float | None, log: Callable[[str], None] | None,
+                deadline: float | None, print_fn: Callable[[str], None] | None,
                 params: list[Parameter] | None = None, name: str = "",
                 **loss_kwargs: Any) -> list[float]:  # fmt: skip
     optimizer = torch.optim.Adam(params or list(model.parameters()), lr=lr)
@@ -76,9 +77,9 @@ def _run_epochs(model: CountAutomaton, data: Sequence[Any], epochs: int, lr: flo
             if deadline is not None and time.monotonic() > deadline:
                 break
         losses.append(total / max(count, 1))
-        if log is not None:
+        if print_fn is not None:
             ratio = float((model.rule.step_size() / model.rule.beta).detach())
-            log(f"{name} epoch {epoch + 1}: loss {losses[-1]:.4f} gamma/beta {ratio:.3f}")
+            print_fn(f"{name} epoch {epoch + 1}: loss {losses[-1]:.4f} gamma/beta {ratio:.3f}")
         if deadline is not None and time.monotonic() > deadline:
             break
     return losses
@@ -137,7 +138,7 @@ def train_count_automaton(
     warm_teacher_forcing: bool = True,
     seed: int = 0,
     time_limit: float | None = None,
-    log: Callable[[str], None] | None = None,
+    print_fn: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     r"""Train a :class:`CountAutomaton` in stages: first wave, threshold step, fine-tuning.
 
@@ -179,7 +180,7 @@ def train_count_automaton(
             (default: ``0``)
         time_limit (float, optional): Seconds after which training stops
             (checked after every batch). (default: :obj:`None`)
-        log (Callable, optional): Receives one line per epoch and stage.
+        print_fn (Callable, optional): Receives one line per epoch and stage.
 
     Returns:
         dict: ``losses`` (per epoch), ``gamma_score`` (stage 2's fraction of
@@ -207,22 +208,23 @@ def train_count_automaton(
         model.rule.max_count = 1
         params = [model.rule.lin.weight, model.rule.lin.bias, model.rule.beta]
         losses += _run_epochs(model, data, warm_epochs, lr, batch_size, weights, seed,
-                              deadline, log, params, "first wave",
+                              deadline, print_fn, params, "first wave",
                               teacher_forcing=warm_teacher_forcing)  # fmt: skip
         model.rule.max_count = model.max_count
     gamma_score = None
     if gamma_search:
         probe = list(data)[:: max(1, len(data) // 256)]
         gamma, gamma_score = search_gamma(model, probe)
-        if log is not None:
+        if print_fn is not None:
             ratio = gamma / float(model.rule.beta)
-            log(f"gamma search: gamma {gamma:.3f} (gamma/beta {ratio:.3f}), "
+            print_fn(f"gamma search: gamma {gamma:.3f} (gamma/beta {ratio:.3f}), "
                 f"training exact {gamma_score:.3f}")  # fmt: skip
     if epochs:
         losses += _run_epochs(model, data, epochs, lr, batch_size, weights, seed + 1, deadline,
-                              log, None, "fine-tune", teacher_forcing=teacher_forcing)  # fmt: skip
+                              print_fn, None, "fine-tune",
+                              teacher_forcing=teacher_forcing)  # fmt: skip
     verification = model.snap() if snap else verify_rule(model)
-    if log is not None:
-        log(f"snap: {verification}" if snap else f"{verification}")
+    if print_fn is not None:
+        print_fn(f"snap: {verification}" if snap else f"{verification}")
     return {"losses": losses, "gamma_score": gamma_score, "verification": verification,
             "seconds": time.monotonic() - start}  # fmt: skip

@@ -209,7 +209,7 @@ def snap_rule(model: Module, grids: Sequence[float] = (1.0, 0.5, 0.25, 0.125)
 
 def train_until_verified(build: Callable[[int], Module], train: Callable[[Module, int], Any],
                          seed: int = 0, restarts: int = 2,
-                         log: Callable[[str], None] | None = None
+                         print_fn: Callable[[str], None] | None = None
                          ) -> tuple[Module, Any, RuleVerification, int]:  # fmt: skip
     r"""Train, snap and verify a rule; restart with the next seed while it fails.
 
@@ -223,7 +223,7 @@ def train_until_verified(build: Callable[[int], Module], train: Callable[[Module
         train (Callable): ``train(model, seed)``; its result is returned.
         seed (int, optional): Seed of the first attempt. (default: ``0``)
         restarts (int, optional): Attempts after the first. (default: ``2``)
-        log (Callable, optional): Receives one line per attempt.
+        print_fn (Callable, optional): Receives one line per attempt.
             (default: :obj:`None`)
 
     Returns:
@@ -236,8 +236,8 @@ def train_until_verified(build: Callable[[int], Module], train: Callable[[Module
         result = train(model, seed + attempt)
         # A model may know how to bring its rule to the grid first (CountAutomaton.snap).
         verification = model.snap() if hasattr(model, "snap") else snap_rule(model)
-        if log is not None:
-            log(f"attempt {attempt + 1} of {restarts + 1} (seed {seed + attempt}): "
+        if print_fn is not None:
+            print_fn(f"attempt {attempt + 1} of {restarts + 1} (seed {seed + attempt}): "
                 f"{verification}")  # fmt: skip
         if verification.passed:
             break

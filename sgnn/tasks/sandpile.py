@@ -113,8 +113,8 @@ def sandpile_model(name: str, target: str = "footprint", hidden_channels: int = 
     c_in, c_out = _IN_CHANNELS[target], _OUT_CHANNELS[target]
     reduce = ("mean",) * 4 + ("max",) * (c_in - 4)
     if name in ("rgnet-exact", "rgnet-unet"):
-        mode, depth = ("exact", 4) if name == "rgnet-exact" else ("unet", 2)
-        return RGNet(c_in, hidden_channels, c_out, mode=mode, num_layers=depth, reduce=reduce,
+        mode, num_layers = ("exact", 4) if name == "rgnet-exact" else ("unet", 2)
+        return RGNet(c_in, hidden_channels, c_out, mode=mode, num_layers=num_layers, reduce=reduce,
                      renormalize=2.0)  # fmt: skip
     if name == "local":
         return LatticeGNN(c_in, hidden_channels, c_out, (1, 1, 1, 1))
@@ -127,8 +127,8 @@ def train_sandpile_model(model: Module, train_sets: Sequence[Any], val_sets: Seq
                          epochs: int, lr: float, target: str = "footprint",
                          batch_size: int = 16, seed: int = 0,
                          patience: int | None = None, grad_clip: float | None = None,
-                         progress: bool = True, desc: str | None = None,
-                         log: Callable[[str], None] | None = None) -> Any:  # fmt: skip
+                         progress: bool | None = None, desc: str | None = None,
+                         print_fn: Callable[[str], None] | None = None) -> Any:  # fmt: skip
     r"""Train a sandpile model on datasets of one lattice size each, as ``sgnn train`` does.
 
     :class:`~sgnn.tasks.CountAutomaton` is trained in stages by
@@ -145,7 +145,8 @@ def train_sandpile_model(model: Module, train_sets: Sequence[Any], val_sets: Seq
         raise ValueError("train_sets must hold at least one dataset, none of them empty")
     if isinstance(model, CountAutomaton):
         data = [graph for dataset in train_sets for graph in dataset]
-        return train_count_automaton(model, data, warm_epochs=epochs, lr=lr, seed=seed, log=log)
+        return train_count_automaton(model, data, warm_epochs=epochs, lr=lr, seed=seed,
+                                     print_fn=print_fn)  # fmt: skip
     train = MixedSizeLoader([DataLoader(d, batch_size, shuffle=True) for d in train_sets], seed)
     val = MixedSizeLoader([DataLoader(d, batch_size) for d in val_sets], seed)
     return fit(

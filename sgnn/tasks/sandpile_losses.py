@@ -113,12 +113,9 @@ def sandpile_loss(target: str, seed: int = 0) -> Callable[[Module, Any], Tensor]
 
 
 def node_outputs(result: Any) -> Tensor:
-    """The node outputs of any sandpile model's result: a tensor, the ``output`` of a
-    :class:`~sgnn.nn.RecurrentOutput` or the ``node`` field of an
-    :class:`~sgnn.nn.RGNetOutput`."""
-    if isinstance(result, RecurrentOutput):
-        return result.output
-    if isinstance(result, RGNetOutput):
+    """The node outputs of any sandpile model's result: a tensor, or the ``node`` field
+    of a :class:`~sgnn.nn.RecurrentOutput` or an :class:`~sgnn.nn.RGNetOutput`."""
+    if isinstance(result, (RecurrentOutput, RGNetOutput)):
         return result.node
     return result
 

@@ -9,7 +9,7 @@ run until it settles, so that their depth grows with the avalanche:
   :class:`~sgnn.nn.RGNet`, shared across levels and iterations.
 
 Both are trained by the progressive loss of the footprint criterion and return a
-:class:`~sgnn.nn.RecurrentOutput` whose ``output`` has the two columns of the
+:class:`~sgnn.nn.RecurrentOutput` whose ``node`` has the two columns of the
 feed-forward footprint models (toppled logit and :math:`\log(1 + \text{topplings})`),
 so the same metrics apply. The other recurrent models are
 :class:`~sgnn.tasks.ToppleAutomaton` and :class:`~sgnn.tasks.CountAutomaton`.
@@ -18,6 +18,7 @@ so the same metrics apply. The other recurrent models are
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -127,7 +128,7 @@ class FootprintAutomaton(Recurrence):
                 ) -> RecurrentOutput:  # fmt: skip
         result = self.run(data, state, num_iters, sparse, callback)
         output = self.head(data.x, result.state, data.edge_index)
-        return result._replace(output=output)
+        return result._replace(node=output)
 
     def training_loss(self, batch: Any, generator: torch.Generator | None = None,
                       max_grad_iters: int = 8) -> Tensor:  # fmt: skip
@@ -177,21 +178,26 @@ class RGRecurrent(Recurrence):
     Args:
         state_channels (int, optional): :math:`K`. (default: ``4``)
         hidden_channels (int, optional): Hidden size of the RGNet. (default: ``16``)
-        depth (int, optional): Lattice convolutions per level. (default: ``1``)
+        num_layers (int, optional): Lattice convolutions per level. (default: ``1``)
         iter_factor (float, optional): Iteration budget per unit of lattice
             diameter; every iteration covers the whole hierarchy, so the budget
             is tighter than that of the local models. (default: ``4.0``)
+        depth (int, optional): Deprecated name of ``num_layers``.
     """
 
-    def __init__(self, state_channels: int = 4, hidden_channels: int = 16, depth: int = 1,
-                 iter_factor: float = 4.0) -> None:  # fmt: skip
+    def __init__(self, state_channels: int = 4, hidden_channels: int = 16, num_layers: int = 1,
+                 iter_factor: float = 4.0, depth: int | None = None) -> None:  # fmt: skip
         super().__init__()
+        if depth is not None:
+            warnings.warn("RGRecurrent(depth=) is now num_layers=; depth goes in 0.5",
+                          DeprecationWarning, stacklevel=2)  # fmt: skip
+            num_layers = depth
         self.state_channels = state_channels
         self.hidden_channels = hidden_channels
-        self.depth = depth
+        self.num_layers = num_layers
         reduce = ("mean",) * 4 + ("max",) * (IN_CHANNELS - 4 + state_channels)
         self.net = RGNet(IN_CHANNELS + state_channels, hidden_channels, state_channels,
-                         mode="exact", num_layers=depth, reduce=reduce)  # fmt: skip
+                         mode="exact", num_layers=num_layers, reduce=reduce)  # fmt: skip
         self.count = count_readout(IN_CHANNELS + state_channels, hidden_channels)
         block = _HierarchyBlock(self.net)
         self.recurrent = Recurrent(block, state_channels, update="max", discretize="step",
@@ -214,7 +220,7 @@ class RGRecurrent(Recurrence):
             )
         result = self.run(data, state, num_iters, False, callback, data=data)
         output = self.head(data.x, result.state, data.edge_index, data=data)
-        return result._replace(output=output)
+        return result._replace(node=output)
 
     def training_loss(self, batch: Any, generator: torch.Generator | None = None,
                       max_grad_iters: int = 4) -> Tensor:  # fmt: skip
@@ -224,4 +230,5 @@ class RGRecurrent(Recurrence):
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(state_channels={self.state_channels}, "
-                f"hidden_channels={self.hidden_channels}, depth={self.depth})")  # fmt: skip
+                f"hidden_channels={self.hidden_channels}, "
+                f"num_layers={self.num_layers})")  # fmt: skip

@@ -16,6 +16,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from .._checks import check_positive_int
+from .._progress import tqdm_disable
 from .checkpoint import _check_writable, save_checkpoint
 from .distributed import is_main_process, unwrap_model
 
@@ -46,17 +47,17 @@ def num_graphs(batch: Any) -> int:
     return int(getattr(batch, "num_graphs", 1))
 
 
-def _bar_off(show: bool) -> bool | None:
-    """tqdm's ``disable``: off when not wanted; when wanted, tqdm's :obj:`None` keeps it
-    off unless stderr is a terminal (logs and pipes get no bar lines)."""
-    return None if show else True
+def _bar_off(progress: bool | None) -> bool | None:
+    """tqdm's ``disable`` for ``progress`` (:func:`~sgnn._progress.tqdm_disable`), and
+    always off on every rank but 0."""
+    return tqdm_disable(progress) if is_main_process() else True
 
 
 def evaluate(
     model: torch.nn.Module | Callable[[Any], Any],
     loader: Iterable[Any],
     metrics: Mapping[str, MetricFn],
-    progress: bool = False,
+    progress: bool | None = False,
     *,
     forward: Callable[[Any, Any], Any] | None = None,
 ) -> dict[str, float]:
@@ -73,8 +74,9 @@ def evaluate(
             ``model(batch)`` (a heuristic).
         loader (Iterable): Batches.
         metrics (Mapping[str, Callable]): ``{name: fn(output, batch)}``.
-        progress (bool, optional): A progress bar on stderr (rank 0), shown when
-            stderr is a terminal. (default: :obj:`False`)
+        progress (bool, optional): A progress bar on stderr (rank 0): :obj:`None`
+            where stderr is a terminal, ``True`` always, ``False`` never.
+            (default: ``False``)
         forward (Callable, optional): ``forward(model, batch)`` giving the output, for
             models not called as ``model(batch)`` (e.g. ``lambda m, b: m(b.x, b.batch)``).
             (default: :obj:`None`, ``model(batch)``)
@@ -93,7 +95,7 @@ def evaluate(
 
 def _per_graph_means(model: Any, loader: Iterable[Any],
                      values: Callable[[Any], Mapping[str, Tensor]], names: list[str],
-                     progress: bool) -> dict[str, float]:  # fmt: skip
+                     progress: bool | None) -> dict[str, float]:  # fmt: skip
     """The mean over every graph of ``loader`` of each of ``values(batch)``, in eval mode
     and without gradients, NaNs left out, summed over the ranks."""
     is_module = isinstance(model, torch.nn.Module)
@@ -104,7 +106,7 @@ def _per_graph_means(model: Any, loader: Iterable[Any],
     try:
         with torch.no_grad():
             for batch in tqdm(loader, desc="evaluate", leave=False,
-                              disable=_bar_off(progress and is_main_process())):  # fmt: skip
+                              disable=_bar_off(progress)):  # fmt: skip
                 for name, value in values(batch).items():
                     value = torch.as_tensor(value).detach().double().cpu()
                     if value.dim() == 0:
@@ -135,7 +137,7 @@ def fit(
     grad_clip: float | None = None,
     val_every: int = 1,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     on_epoch_end: Callable[[int, History], None] | None = None,
     desc: str | None = None,
 ) -> History:
@@ -167,8 +169,9 @@ def fit(
             after the last one; only validated epochs can be kept.
             (default: ``1``)
         scheduler (LRScheduler, optional): Stepped once after every epoch.
-        progress (bool, optional): Progress bars on stderr (rank 0), shown when
-            stderr is a terminal. (default: :obj:`True`)
+        progress (bool, optional): Progress bars on stderr (rank 0): :obj:`None`
+            where stderr is a terminal, ``True`` always, ``False`` never.
+            (default: :obj:`None`)
         on_epoch_end (Callable, optional): ``fn(epoch, history)`` after each epoch.
         desc (str, optional): What is trained, named in the progress bars.
             (default: :obj:`None`)
@@ -188,7 +191,6 @@ def fit(
     history = History()
     best_state: dict[str, Tensor] | None = None
     stale = 0
-    show = progress and is_main_process()
 
     def val_loss(batch: Any) -> dict[str, Tensor]:
         return {"loss": loss_fn(model, batch)}
@@ -202,7 +204,7 @@ def fit(
         tic = time.perf_counter()
         label = f"{desc} epoch {epoch}" if desc else f"epoch {epoch}"
         # No bar at all when none is wanted (tqdm's disabled bar still costs per epoch).
-        bar_off = _bar_off(show)
+        bar_off = _bar_off(progress)
         batches = train_loader if bar_off else tqdm(train_loader, desc=label, leave=False,
                                                     disable=bar_off)  # fmt: skip
         for batch in batches:

@@ -54,7 +54,7 @@ def progressive_loss(
     run longer.
 
     The model is called as ``model(batch, state=..., num_iters=...)`` and must
-    return an object with ``output`` and ``state`` (such as
+    return an object with ``node`` and ``state`` (such as
     :class:`~sgnn.nn.RecurrentOutput`); ``model(batch)`` must run it to
     convergence.
 
@@ -93,8 +93,8 @@ def progressive_loss(
             n = _randint(1, min(cap, max_iters - k), generator)
         with torch.no_grad():
             state = model(batch, num_iters=k).state.detach()
-        loss = alpha * criterion(model(batch, state=state, num_iters=n).output, batch)
+        loss = alpha * criterion(model(batch, state=state, num_iters=n).node, batch)
     if alpha < 1:
         m = _randint(1, max_iters, generator)
-        loss = loss + (1 - alpha) * criterion(model(batch, num_iters=m).output, batch)
+        loss = loss + (1 - alpha) * criterion(model(batch, num_iters=m).node, batch)
     return loss

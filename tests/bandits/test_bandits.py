@@ -216,3 +216,15 @@ def test_a_short_training_run_lowers_regret_and_plays_any_number_of_arms() -> No
         # instances at K = 3 and 50 (an untrained scorer loses more than the random arm).
         uniform = play(EpsilonGreedy(1.0), BernoulliBandit(200, k, gen(1)), 10, gen(2))
         assert float(regret.mean()) < 0.8 * float(uniform.mean()), (k, regret.mean(), uniform)
+
+
+def test_scorer_models_and_the_deprecated_name() -> None:
+    import sgnn.bandits
+
+    assert sgnn.bandits.SCORER_MODELS == ("index", "deepsets", "pairwise")
+    for name in sgnn.bandits.SCORER_MODELS:
+        assert ArmScorer(name).structure == name
+    with pytest.warns(DeprecationWarning, match="SCORER_MODELS"):
+        assert sgnn.bandits.STRUCTURES is sgnn.bandits.SCORER_MODELS
+    with pytest.raises(AttributeError):
+        sgnn.bandits.NO_SUCH_NAME  # noqa: B018

@@ -12,13 +12,12 @@ from torch_geometric.loader import DataLoader
 from sgnn.data import (
     AddHierarchy,
     HierarchicalData,
-    coarse_grain,
     coarse_grain_hierarchy,
     lattice_graph,
     lattice_symmetry,
-    refine,
     sandpile_to_data,
 )
+from sgnn.pool import coarse_grain, refine
 from sgnn.sandpile import sample_recurrent
 
 

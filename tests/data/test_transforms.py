@@ -15,11 +15,11 @@ from sgnn.data import (
     AddHierarchy,
     LatticeSymmetry,
     RandomLatticeSymmetry,
-    dilated_edge_key,
     lattice_graph,
     lattice_symmetry,
     sandpile_to_data,
 )
+from sgnn.pool import dilated_edge_key
 from sgnn.sandpile import sample_recurrent
 
 

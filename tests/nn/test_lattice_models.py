@@ -12,12 +12,12 @@ from torch_geometric.nn import Sequential
 from sgnn.data import (
     AddDilatedEdges,
     AddHierarchy,
-    coarse_grain,
     coarse_grain_hierarchy,
     lattice_graph,
     sandpile_to_data,
 )
 from sgnn.nn import LatticeConv, LatticeGNN, RGNet, RGNetOutput
+from sgnn.pool import coarse_grain
 from sgnn.sandpile import sample_recurrent
 from sgnn.testing import (
     assert_coarse_graining_equivariant,

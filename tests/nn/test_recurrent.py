@@ -133,7 +133,7 @@ def test_iteration_guard_and_convergence_flags(sparse: bool) -> None:
         out = rec(x, edge_index, diameter=6, sparse=sparse)
     assert out.iterations.tolist() == [15] and out.converged.tolist() == [False]
     torch.testing.assert_close(out.state, torch.full((16, 1), 15.0))
-    capped = Recurrent(Counter(), 1, update="add", max_iter=4)
+    capped = Recurrent(Counter(), 1, update="add", max_iters=4)
     with torch.no_grad():
         assert capped(x, edge_index, diameter=6, sparse=sparse).iterations.tolist() == [4]
     # An exact number of iterations ignores convergence and the budget.
@@ -168,14 +168,16 @@ def test_groups_init_and_head() -> None:
     init = torch.nn.Linear(2, 4)
     rec = Recurrent(AutomatonConv(2, 4, hidden_channels=6), (3, 1), init=init,
                     head=lambda x, s: s[:, :3].argmax(1),  # type: ignore[arg-type]
-                    update=("replace", "add"), discretize=("argmax", "round"), max_iter=5)
+                    update=("replace", "add"), discretize=("argmax", "round"), max_iters=5)
     with torch.no_grad():
         out = rec(x, edge_index, num_iters=2)
         s0 = rec.initial_state(x)
     assert torch.all(s0[:, :3].sum(1) == 1) and torch.equal(s0[:, 3], torch.round(s0[:, 3]))
     assert torch.all(out.state[:, :3].sum(1) == 1)  # one-hot after every step
     assert torch.equal(out.state[:, 3], torch.round(out.state[:, 3]))
-    assert torch.equal(out.output, out.state[:, :3].argmax(1))
+    assert torch.equal(out.node, out.state[:, :3].argmax(1))
+    with pytest.warns(DeprecationWarning, match="node"):
+        assert out.output is out.node  # the 0.3 name, until 0.5
 
 
 def test_straight_through_gradients_reach_the_rule() -> None:

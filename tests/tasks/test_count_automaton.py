@@ -77,7 +77,7 @@ def test_exact_rule_reproduces_the_engine(exact: CountAutomaton) -> None:
         batch = Batch.from_data_list(data)  # a batch equals its graphs one by one
         result = exact(batch)
     assert torch.equal(result.state[:, 0], batch.topplings.to(result.state))
-    size = predicted_avalanche_size(result.output, batch)
+    size = predicted_avalanche_size(result.node, batch)
     assert torch.allclose(size.double(), batch.avalanche_size.double(), rtol=1e-5)
     iou = sandpile_metrics("footprint")["IoU"](result, batch)
     assert torch.equal(iou, torch.ones_like(iou))
@@ -88,9 +88,9 @@ def test_outputs_shapes_and_repr(exact: CountAutomaton) -> None:
     with torch.no_grad():
         result = exact(d)
     assert isinstance(result, RecurrentOutput)
-    assert result.output.shape == (64, 2) and result.state.shape == (64, 1)
-    n = d.topplings.to(result.output)
-    assert torch.allclose(result.output, torch.stack([n - 0.5, torch.log1p(n)], 1))
+    assert result.node.shape == (64, 2) and result.state.shape == (64, 1)
+    n = d.topplings.to(result.node)
+    assert torch.allclose(result.node, torch.stack([n - 0.5, torch.log1p(n)], 1))
     assert repr(CountAutomaton("counts")) == (
         "CountAutomaton(supervision='counts', max_count=64, case_count=8)"
     )

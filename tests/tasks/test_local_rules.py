@@ -138,7 +138,7 @@ def test_train_until_verified_restarts_with_the_next_seed() -> None:
         return f"history {seed}"
 
     model, history, result, attempts = train_until_verified(
-        lambda seed: ToppleAutomaton(), train, seed=10, restarts=3, log=lines.append
+        lambda seed: ToppleAutomaton(), train, seed=10, restarts=3, print_fn=lines.append
     )
     assert calls == [10, 11, 12] and attempts == 3 and history == "history 12"
     assert verify_rule(model).passed

@@ -76,8 +76,8 @@ def test_exact_rule_reproduces_every_avalanche(sparse: bool) -> None:
         out = model(batch, sparse=sparse)
     assert isinstance(out, RecurrentOutput) and bool(out.converged.all())
     torch.testing.assert_close(out.state[:, 7], batch.topplings.float(), rtol=0, atol=0)
-    assert torch.equal(out.output[:, 0] > 0, batch.toppled > 0)
-    torch.testing.assert_close(out.output[:, 1], torch.log1p(batch.topplings.float()))
+    assert torch.equal(out.node[:, 0] > 0, batch.toppled > 0)
+    torch.testing.assert_close(out.node[:, 1], torch.log1p(batch.topplings.float()))
     # One iteration per step of the synchronous dynamics, and one to see that nothing moves.
     assert out.iterations.tolist() == (batch.avalanche_duration + 1).tolist()
     # The training loss of the exact rule is 0: every target is its output.
@@ -105,7 +105,7 @@ def test_batch_equals_graphs_one_by_one(name: str) -> None:
     with torch.no_grad():
         together = model(Batch.from_data_list(graphs))
         alone = [model(Batch.from_data_list([g])) for g in graphs]
-    torch.testing.assert_close(together.output, torch.cat([a.output for a in alone]),
+    torch.testing.assert_close(together.node, torch.cat([a.node for a in alone]),
                                rtol=1e-5, atol=1e-5)  # fmt: skip
     assert together.iterations.tolist() == [int(a.iterations[0]) for a in alone]
 
@@ -268,4 +268,6 @@ def test_recurrent_models_refuse_hazards_and_bad_inputs() -> None:
             samples(4, 1, 0)[0])]), steps_per_graph=0)  # fmt: skip
     assert str(ToppleAutomaton(16)) == "ToppleAutomaton(hidden_channels=16, num_layers=1)"
     assert str(FootprintAutomaton()) == "FootprintAutomaton(state_channels=4, hidden_channels=32)"
-    assert str(RGRecurrent()) == "RGRecurrent(state_channels=4, hidden_channels=16, depth=1)"
+    assert str(RGRecurrent()) == "RGRecurrent(state_channels=4, hidden_channels=16, num_layers=1)"
+    with pytest.warns(DeprecationWarning, match="num_layers"):
+        assert RGRecurrent(depth=2).net.num_layers == 2

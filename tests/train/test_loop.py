@@ -281,10 +281,16 @@ def test_load_checkpoint_says_what_is_wrong(tmp_path: Path) -> None:
     assert "state_dict" in load_checkpoint(good)
 
 
-def test_progress_bars_stay_off_stderr_that_is_not_a_terminal(capsys) -> None:
-    # pytest's captured stderr is not a terminal: no bar lines end up in logs.
+def test_progress_has_one_meaning(capsys) -> None:
+    # pytest's captured stderr is not a terminal: None (the default of fit) shows no
+    # bar there, so no bar lines end up in logs; True shows one anyway; False never.
     model = DeepSetsLayer(1, 1)
     loader = DataLoader(toy_sets(8, 0), batch_size=4)
-    fit(model, mse, loader, loader, epochs=2, progress=True, desc="toy")
-    evaluate(model, loader, {"loss": mse_metric}, progress=True, forward=call)
+    fit(model, mse, loader, loader, epochs=2, desc="toy")
+    evaluate(model, loader, {"loss": mse_metric}, progress=None, forward=call)
+    fit(model, mse, loader, loader, epochs=1, progress=False, desc="toy")
     assert capsys.readouterr().err == ""
+    fit(model, mse, loader, loader, epochs=1, progress=True, desc="toy")
+    assert "toy" in capsys.readouterr().err
+    evaluate(model, loader, {"loss": mse_metric}, progress=True, forward=call)
+    assert "evaluate" in capsys.readouterr().err
