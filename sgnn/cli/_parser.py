@@ -90,12 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--start", choices=("recurrent", "empty"), default="recurrent",
                      help="exact stationary sample (default) or an empty lattice, whose "
                      "first avalanches are transients")  # fmt: skip
-    sim.add_argument(
-        "--no-progress",
-        "--quiet",
-        action="store_true",
-        help="hide the progress bar (shown only on a terminal anyway)",
-    )
+    _add_progress_argument(sim)
     sim.set_defaults(func=run_simulate)
 
     gen = sub.add_parser(
@@ -114,12 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--num-shards", type=_positive_int, default=1, metavar="N")
     gen.add_argument("--workers", type=_non_negative_int, default=None,
                      help="generating processes (default: up to 4)")  # fmt: skip
-    gen.add_argument(
-        "--no-progress",
-        "--quiet",
-        action="store_true",
-        help="hide the progress bar (shown only on a terminal anyway)",
-    )
+    _add_progress_argument(gen)
     gen.set_defaults(func=run_generate)
 
     train = sub.add_parser(
@@ -208,9 +198,9 @@ def _add_data_arguments(parser: argparse.ArgumentParser, sizes: list[int], sampl
                         help=f"base seed of the datasets (default: {data_seed})")  # fmt: skip
     parser.add_argument("--workers", type=_non_negative_int, default=None,
                         help="generating processes (default: up to 4)")  # fmt: skip
-    parser.add_argument(
-        "--no-progress",
-        "--quiet",
-        action="store_true",
-        help="hide progress bars (shown only on a terminal anyway)",
-    )
+    _add_progress_argument(parser)
+
+
+def _add_progress_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-progress", "--quiet", action="store_true",
+                        help="hide progress bars (shown only on a terminal anyway)")  # fmt: skip
