@@ -24,7 +24,13 @@ from .._names import SAMPLE_TARGETS
 from ..nn import RecurrentOutput, RGNetOutput
 from ..train.distributed import unwrap_model
 from ..train.loop import num_graphs
-from ..train.metrics import batch_vector, spearman_per_graph, top_fraction_recall
+from ..train.metrics import (
+    alarm_precision_recall,
+    batch_vector,
+    captured_fraction,
+    spearman_per_graph,
+    top_fraction_recall,
+)
 
 __all__ = [
     "footprint_criterion",
@@ -210,8 +216,14 @@ def sandpile_metrics(target: str, predict: Callable[[Any], Any] | None = None
     per avalanche) and ``settled`` (1 where a recurrent model's state settled
     within its iteration budget, 0 where the budget ran out); the last two are
     NaN, hence left out, for feed-forward models.
-    ``"hazard"``: ``Spearman`` (:func:`~sgnn.train.spearman_per_graph`) and ``top-1%
-    recall`` (:func:`~sgnn.train.top_fraction_recall`).
+    ``"hazard"``: ``Spearman`` (:func:`~sgnn.train.spearman_per_graph`), ``top-1%
+    recall`` (:func:`~sgnn.train.top_fraction_recall`), the captured hazard ``captured
+    1%`` and ``captured 0.1%`` (:func:`~sgnn.train.captured_fraction` of the true sizes,
+    :math:`s = e^{\text{hazard}} - 1`, over the top 1 % and 0.1 % of sites), and
+    ``alarm precision`` and ``alarm recall`` of the system-spanning sites,
+    :math:`s \ge HW/8` (:func:`~sgnn.train.alarm_precision_recall` at
+    :math:`\log(1 + HW/8)`; NaN, hence left out, for a lattice without alarms or
+    without such sites).
 
     :func:`~sgnn.train.evaluate` runs the model once per batch, whatever the number of
     metrics; a predictor that is not a module (a heuristic) is passed to it as the model,
@@ -230,6 +242,10 @@ def sandpile_metrics(target: str, predict: Callable[[Any], Any] | None = None
                 node_outputs(output)[:, 0], batch.hazard, _node_batch(batch, batch.hazard)),
             "top-1% recall": lambda output, batch: top_fraction_recall(
                 node_outputs(output)[:, 0], batch.hazard, _node_batch(batch, batch.hazard), 0.01),
+            "captured 1%": _captured(0.01),
+            "captured 0.1%": _captured(0.001),
+            "alarm precision": _alarms(0),
+            "alarm recall": _alarms(1),
         }  # fmt: skip
     else:
         metrics = {"IoU": _iou, "|dlog(1+s)|": _size_error, "exact": _exact,
@@ -273,3 +289,31 @@ def _recurrent_field(name: str) -> Metric:
 
 def _node_batch(batch: Any, like: Tensor) -> Tensor:
     return batch_vector(batch.get("batch"), like.size(0), like.device)
+
+
+def _true_sizes(batch: Any) -> Tensor:
+    """The avalanche size of every site: stored by the hazard datasets, else from the
+    hazard :math:`\\log(1 + s)`."""
+    sizes = batch.get("avalanche_sizes")
+    return torch.expm1(batch.hazard.double()) if sizes is None else sizes.double()
+
+
+def _captured(fraction: float) -> Metric:
+    def captured(output: Any, batch: Any) -> Tensor:
+        pred = node_outputs(output)[:, 0]
+        return captured_fraction(pred, _true_sizes(batch), _node_batch(batch, pred), fraction)
+
+    return captured
+
+
+def _alarms(which: int) -> Metric:
+    """Precision (0) or recall (1) of the alarms at :math:`\\log(1 + HW/8)`."""
+
+    def alarms(output: Any, batch: Any) -> Tensor:
+        pred = node_outputs(output)[:, 0]
+        shapes = torch.as_tensor(batch.lattice_shape, device=pred.device).view(-1, 2)
+        threshold = torch.log1p(shapes.prod(1).double() / 8)
+        return alarm_precision_recall(pred, batch.hazard, threshold,
+                                      _node_batch(batch, pred))[which]  # fmt: skip
+
+    return alarms

@@ -18,13 +18,21 @@ from .distributed import (
     unwrap_model,
 )
 from .loop import History, evaluate, fit, num_graphs
-from .metrics import batch_vector, spearman_per_graph, top_fraction_recall
+from .metrics import (
+    alarm_precision_recall,
+    batch_vector,
+    captured_fraction,
+    spearman_per_graph,
+    top_fraction_recall,
+)
 from .progressive import progressive_loss
 from .sets import set_argmax, set_cross_entropy
 
 __all__ = [
     "History",
+    "alarm_precision_recall",
     "batch_vector",
+    "captured_fraction",
     "cleanup_distributed",
     "distributed_loader",
     "evaluate",

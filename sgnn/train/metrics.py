@@ -10,7 +10,13 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import scatter
 
-__all__ = ["batch_vector", "spearman_per_graph", "top_fraction_recall"]
+__all__ = [
+    "alarm_precision_recall",
+    "batch_vector",
+    "captured_fraction",
+    "spearman_per_graph",
+    "top_fraction_recall",
+]
 
 
 def batch_vector(batch: Tensor | None, n: int, device: torch.device) -> Tensor:
@@ -104,14 +110,101 @@ def top_fraction_recall(pred: Tensor, true: Tensor, batch: Tensor | None = None,
     Returns:
         torch.Tensor: float64, shape :math:`(B,)`.
     """
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must lie in (0, 1], got {fraction}")
-    b, size = _check(pred, true, batch)
-    count = torch.bincount(b, minlength=size)
-    k = (count.double() * fraction).float().ceil().long().clamp(min=1)
+    b, size, count, k = _top_k(pred, true, batch, fraction)
 
     def top(values: Tensor) -> Tensor:
         return _positions(_sorted_within_graphs(values, b, descending=True), b, size) < k[b]
 
     hits = scatter((top(pred) & top(true)).double(), b, 0, dim_size=size)
     return torch.where(count > 0, hits / k, torch.full_like(hits, torch.nan))
+
+
+def _top_k(pred: Tensor, true: Tensor, batch: Tensor | None,
+           fraction: float) -> tuple[Tensor, int, Tensor, Tensor]:  # fmt: skip
+    """The checked batch vector, the number of graphs, the nodes per graph and
+    :math:`k = \\lceil f n \\rceil` per graph."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
+        raise TypeError(f"fraction must be a number in (0, 1], got {fraction!r}")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must lie in (0, 1], got {fraction}")
+    b, size = _check(pred, true, batch)
+    count = torch.bincount(b, minlength=size)
+    return b, size, count, (count.double() * fraction).float().ceil().long().clamp(min=1)
+
+
+def captured_fraction(pred: Tensor, true: Tensor, batch: Tensor | None = None,
+                      fraction: float = 0.01) -> Tensor:  # fmt: skip
+    r"""The share of the largest true values that the top-ranked predictions capture,
+    per graph.
+
+    With :math:`k = \lceil f n \rceil` as in :func:`top_fraction_recall`, the sum of the
+    true values at the :math:`k` sites with the largest predictions (ties to the site of
+    lower index) over the sum of the :math:`k` largest true values:
+
+    .. math::
+        C = \frac{\sum_{i \in \text{top}_k(\hat y)} y_i}{\sum_{i \in \text{top}_k(y)} y_i}.
+
+    For non-negative truth, :math:`C \in [0, 1]`, and :math:`C = 1` exactly when the
+    predicted top :math:`k` holds as much as the true top :math:`k`: unlike the recall,
+    swapping sites of equal (or nearly equal) truth costs nothing, so a forecaster is not
+    charged for which of many equally dangerous sites it names. NaN for a graph without
+    nodes or whose true top :math:`k` sums to 0.
+
+    Args:
+        pred (torch.Tensor): Predictions, shape :math:`(N,)`.
+        true (torch.Tensor): Truth, shape :math:`(N,)`, non-negative (e.g. avalanche
+            sizes, not their logarithms, for the captured hazard).
+        batch (torch.Tensor, optional): Graph of every node. (default: one graph)
+        fraction (float, optional): :math:`f \in (0, 1]`. (default: ``0.01``)
+
+    Returns:
+        torch.Tensor: float64, shape :math:`(B,)`.
+    """
+    b, size, count, k = _top_k(pred, true, batch, fraction)
+    value = true.double()
+
+    def top_sum(ranking: Tensor) -> Tensor:
+        top = _positions(_sorted_within_graphs(ranking, b, descending=True), b, size) < k[b]
+        return scatter(torch.where(top, value, torch.zeros_like(value)), b, 0, dim_size=size)
+
+    captured, best = top_sum(pred), top_sum(true)
+    ok = (count > 0) & (best != 0)
+    return torch.where(ok, captured / best.where(ok, torch.ones_like(best)),
+                       torch.full_like(best, torch.nan))  # fmt: skip
+
+
+def alarm_precision_recall(pred: Tensor, true: Tensor, threshold: Tensor | float,
+                           batch: Tensor | None = None) -> tuple[Tensor, Tensor]:  # fmt: skip
+    r"""Precision and recall of alarms raised where the prediction reaches a threshold,
+    per graph.
+
+    A site is alarmed when :math:`\hat y_i \ge t` and dangerous when :math:`y_i \ge t`;
+    the precision is the fraction of alarmed sites that are dangerous (NaN without
+    alarms), the recall the fraction of dangerous sites that are alarmed (NaN without
+    dangerous sites).
+
+    Args:
+        pred (torch.Tensor): Predictions, shape :math:`(N,)`.
+        true (torch.Tensor): Truth, shape :math:`(N,)`, on the scale of ``pred``.
+        threshold (torch.Tensor or float): :math:`t`, one number or one per graph,
+            :math:`(B,)`.
+        batch (torch.Tensor, optional): Graph of every node. (default: one graph)
+
+    Returns:
+        (torch.Tensor, torch.Tensor): Precision and recall, float64, :math:`(B,)` each.
+    """
+    b, size = _check(pred, true, batch)
+    t = torch.as_tensor(threshold, dtype=torch.float64, device=pred.device).reshape(-1)
+    if t.numel() not in (1, size) or not bool(torch.isfinite(t).all()):
+        raise ValueError(f"threshold must be one finite number or one per graph ({size}), "
+                         f"got shape {tuple(t.shape)}")  # fmt: skip
+    t = t.expand(size)[b]
+    alarm, danger = pred.double() >= t, true.double() >= t
+
+    def total(mask: Tensor) -> Tensor:
+        return scatter(mask.double(), b, 0, dim_size=size)
+
+    hits, alarms, dangers = total(alarm & danger), total(alarm), total(danger)
+    nan = torch.full_like(hits, torch.nan)
+    precision = torch.where(alarms > 0, hits / alarms.clamp(min=1), nan)
+    return precision, torch.where(dangers > 0, hits / dangers.clamp(min=1), nan)

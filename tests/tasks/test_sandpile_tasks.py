@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 import torch
 from torch_geometric.loader import DataLoader
@@ -111,6 +114,28 @@ def test_hazard_metrics_of_a_perfect_and_a_reversed_predictor(hazards) -> None:
     assert torch.all(spearman[~constant] > 0.999)
     assert torch.all(metrics["top-1% recall"](batch.hazard[:, None], batch) == 1)
     assert torch.all(metrics["Spearman"](-batch.hazard[:, None], batch) < -0.999)
+    # The captured hazard is 1 for the truth and, graph by graph, the brute-force share
+    # of the true top k's total that the reversed ranking's top k holds.
+    for name in ("captured 1%", "captured 0.1%"):
+        assert torch.all(metrics[name](batch.hazard[:, None], batch) == 1)
+    reversed_ = metrics["captured 1%"](-batch.hazard[:, None], batch)
+    for g, graph in enumerate(batch.to_data_list()):
+        sizes = graph.avalanche_sizes.double()
+        k = max(1, math.ceil(np.float32(sizes.numel() * 0.01)))
+        named = torch.argsort(graph.hazard, stable=True)[:k]  # the safest sites first
+        best = sizes.sort(descending=True).values[:k].sum()
+        expected = sizes[named].sum() / best if best > 0 else torch.tensor(math.nan)
+        torch.testing.assert_close(reversed_[g], expected.double(), equal_nan=True)
+    # Alarms at log(1 + HW/8): the truth is perfectly precise and complete where a
+    # system-spanning site exists, and NaN (no alarm, no such site) elsewhere.
+    precision = metrics["alarm precision"](batch.hazard[:, None], batch)
+    recall = metrics["alarm recall"](batch.hazard[:, None], batch)
+    spanning = torch.tensor([bool((g.avalanche_sizes >= g.num_nodes / 8).any())
+                             for g in batch.to_data_list()])  # fmt: skip
+    assert spanning.any() and torch.equal(~torch.isnan(precision), spanning)
+    assert torch.all(precision[spanning] == 1) and torch.all(recall[spanning] == 1)
+    nothing = metrics["alarm recall"](torch.full_like(batch.hazard[:, None], -1.0), batch)
+    assert torch.all(nothing[spanning] == 0)
 
 
 def test_evaluate_runs_the_model_once_per_batch_for_all_metrics(footprints) -> None:

@@ -11,7 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from sgnn.train import spearman_per_graph, top_fraction_recall
+from sgnn.train import (
+    alarm_precision_recall,
+    captured_fraction,
+    spearman_per_graph,
+    top_fraction_recall,
+)
 
 
 def ragged(sizes: list[int], seed: int, ties: bool) -> tuple[torch.Tensor, torch.Tensor,
@@ -149,3 +154,67 @@ def test_empty_graphs_and_bad_shapes() -> None:
         spearman_per_graph(pred, pred[:4])
     with pytest.raises(ValueError, match="batch must have shape"):
         top_fraction_recall(pred, pred, batch[:4])
+
+
+def test_captured_fraction_of_a_hand_made_map() -> None:
+    # Sizes 100, 90, 90, 5, 0, ...: the true top 2 hold 190. A forecaster that names
+    # the two 90s captures 180/190, one that names 100 and 5 captures 105/190, and the
+    # recall cannot tell a 90 from the 100 (it scores both forecasters 1/2).
+    true = torch.tensor([100.0, 90, 90, 5] + [0] * 196)
+    near = torch.zeros(200)
+    near[1], near[2] = 2.0, 1.0
+    far = torch.zeros(200)
+    far[0], far[3] = 2.0, 1.0
+    assert captured_fraction(near, true).item() == pytest.approx(180 / 190, abs=1e-15)
+    assert captured_fraction(far, true).item() == pytest.approx(105 / 190, abs=1e-15)
+    assert top_fraction_recall(near, true).item() == top_fraction_recall(far, true).item() == 0.5
+    assert captured_fraction(true, true).item() == 1.0  # the truth captures everything
+    # k = ceil(0.001 * 200) = 1: only the largest counts.
+    assert captured_fraction(far, true, fraction=0.001).item() == 1.0
+    assert captured_fraction(near, true, fraction=0.001).item() == pytest.approx(0.9)
+
+
+def brute_captured(pred: torch.Tensor, true: torch.Tensor, batch: torch.Tensor,
+                   fraction: float) -> list[float]:  # fmt: skip
+    out = []
+    for g in range(int(batch.max()) + 1):
+        p, t = pred[batch == g].tolist(), true[batch == g].tolist()
+        k = max(1, math.ceil(np.float32(len(p) * fraction)))
+        by_pred = sorted(range(len(p)), key=lambda i: (-p[i], i))[:k]
+        best = sum(sorted(t, reverse=True)[:k])
+        out.append(sum(t[i] for i in by_pred) / best if best else math.nan)
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=5), st.integers(0, 10**6),
+       st.booleans(), st.sampled_from([0.01, 0.1, 0.5, 1.0]))  # fmt: skip
+def test_captured_fraction_equals_a_brute_force_loop(sizes: list[int], seed: int, ties: bool,
+                                                     fraction: float) -> None:  # fmt: skip
+    pred, true, batch = ragged(sizes, seed, ties)
+    got = captured_fraction(pred, true, batch, fraction).tolist()
+    expected = brute_captured(pred, true, batch, fraction)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, equal_nan=True)
+    assert all(0 <= v <= 1 + 1e-12 for v in got if not math.isnan(v))
+
+
+def test_alarm_precision_and_recall() -> None:
+    # Graph 0: alarms at sites 0, 1, 2; dangerous sites 1, 2, 3 -> precision 2/3, recall
+    # 2/3. Graph 1 (threshold 10): no alarm, one dangerous site -> NaN, 0.
+    pred = torch.tensor([5.0, 6.0, 7.0, 1.0, 0.0, 3.0])
+    true = torch.tensor([0.0, 9.0, 5.0, 5.0, 12.0, 0.0])
+    batch = torch.tensor([0, 0, 0, 0, 1, 1])
+    precision, recall = alarm_precision_recall(pred, true, torch.tensor([5.0, 10.0]), batch)
+    assert precision[0].item() == pytest.approx(2 / 3) and math.isnan(precision[1].item())
+    assert recall.tolist() == pytest.approx([2 / 3, 0.0])
+    # One threshold for all (3): graph 0 as before; graph 1 misses its site at 12 and
+    # raises a false alarm at the site predicted 3.
+    precision, recall = alarm_precision_recall(pred, true, 3.0, batch)
+    assert precision.tolist() == pytest.approx([2 / 3, 0.0])
+    assert recall.tolist() == pytest.approx([2 / 3, 0.0])
+    with pytest.raises(ValueError, match="threshold must be one finite number or one per"):
+        alarm_precision_recall(pred, true, torch.tensor([1.0, 2.0, 3.0]), batch)
+    with pytest.raises(ValueError, match="fraction must lie in"):
+        captured_fraction(pred, true, batch, fraction=0.0)
+    with pytest.raises(TypeError, match="fraction must be a number"):
+        captured_fraction(pred, true, batch, fraction="1%")  # type: ignore[arg-type]
