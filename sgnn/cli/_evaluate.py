@@ -24,8 +24,8 @@ def _guard_settling(metric: Callable[[Any, Any], Any], size: int) -> Callable[[A
     not settle would otherwise spend its whole budget on every avalanche."""
     seen = [0, 0]
 
-    def guarded(model: Any, batch: Any) -> Any:
-        value = metric(model, batch)
+    def guarded(output: Any, batch: Any) -> Any:
+        value = metric(output, batch)
         finite = value[value == value]
         seen[0] += int((finite == 0).sum())
         seen[1] += int(finite.numel())
@@ -91,8 +91,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def _recorded(metric: Callable[[Any, Any], Any], into: list[Any]) -> Callable[[Any, Any], Any]:
     """``metric``, keeping a copy of every value it returns in ``into``."""
 
-    def recorded(model: Any, batch: Any) -> Any:
-        value = metric(model, batch)
+    def recorded(output: Any, batch: Any) -> Any:
+        value = metric(output, batch)
         into.append(value.detach().double().cpu().reshape(-1))
         return value
 
