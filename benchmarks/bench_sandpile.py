@@ -11,7 +11,10 @@ Prints ``name: value unit`` lines (medians over repeats; this machine is noisy):
   chain to mix);
 * ``identity`` at 64² and 128², against the same formula relaxed by
   vectorised numpy sweeps;
-* ``relax`` of 1000 grains on every site of a 64x64 lattice.
+* ``relax`` of 1000 grains on every site of a 64x64 lattice;
+* ``avalanche_sizes`` (the hazard map) of a stationary pile at 128² and 256² on
+  all of numba's threads, against the same call on one thread (the serial
+  kernel), with the total topplings (the cost, which varies from pile to pile).
 
 Usage: ``python benchmarks/bench_sandpile.py [--repeats 5] [--quick]``.
 """
@@ -26,7 +29,7 @@ import numba
 import numpy as np
 from _common import median_time, report
 
-from sgnn.sandpile import drive, identity, is_recurrent, relax, sample_recurrent
+from sgnn.sandpile import avalanche_sizes, drive, identity, is_recurrent, relax, sample_recurrent
 
 
 @numba.njit(cache=True)
@@ -168,6 +171,25 @@ def bench_relax(repeats: int) -> None:
     report("baseline_numpy_relax_64x64_1000_grains", t_np, "s")
 
 
+def bench_avalanche_sizes(repeats: int, sizes: list[int]) -> None:
+    threads = numba.config.NUMBA_NUM_THREADS
+    report("avalanche_sizes_threads", threads, "threads")
+    for L in sizes:
+        z = sample_recurrent((L, L), 3)
+        serial = avalanche_sizes(z, progress=False, num_threads=1)
+        parallel = avalanche_sizes(z, progress=False, num_threads=threads)
+        assert all(np.array_equal(a, b) for a, b in zip(serial, parallel, strict=True))
+        # Both already ran once above (compilation, first-touch allocations).
+        t_par = median_time(lambda z=z: avalanche_sizes(z, progress=False, num_threads=threads),
+                            repeats, warmup=False)  # fmt: skip
+        t_ser = median_time(lambda z=z: avalanche_sizes(z, progress=False, num_threads=1),
+                            repeats, warmup=False)  # fmt: skip
+        report(f"avalanche_sizes_parallel_{L}", t_par, "s")
+        report(f"avalanche_sizes_speedup_vs_serial_{L}", t_ser / t_par, "x")
+        # The cost is the total of the sizes, which varies much from one pile to another.
+        report(f"avalanche_sizes_topplings_{L}", float(serial[0].sum()), "topplings")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="repeats per figure (median)")
@@ -178,11 +200,13 @@ def main() -> None:
         bench_drive(args.repeats, 2_000)
         bench_sample_recurrent(args.repeats, [64])
         bench_identity(args.repeats, [32])
+        bench_avalanche_sizes(args.repeats, [32, 64])
         return
     bench_drive(args.repeats, 100_000)
     bench_sample_recurrent(args.repeats, [256, 512, 1024])
     bench_identity(args.repeats, [64, 128])
     bench_relax(args.repeats)
+    bench_avalanche_sizes(args.repeats, [128, 256])
 
 
 if __name__ == "__main__":

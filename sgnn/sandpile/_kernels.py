@@ -363,6 +363,27 @@ def every_site_kernel(z: np.ndarray, sites: np.ndarray, cells: CellLayout, size:
                     z[indices[e]] = original[indices[e]]
 
 
+@numba.njit(parallel=True, **_JIT)
+def every_site_parallel_kernel(z: np.ndarray, sites: np.ndarray, cells: CellLayout,
+                               size: np.ndarray, area: np.ndarray,
+                               num_parts: int) -> None:  # fmt: skip
+    """:func:`every_site_kernel` split over threads, with the same records.
+
+    Part ``p`` takes every ``num_parts``-th site from the ``p``-th (an even
+    share of the large avalanches wherever they cluster) and runs
+    :func:`every_site_kernel` on its own working copy of ``z``, which is not
+    modified. Each site's avalanche depends only on ``z``, so the records do
+    not depend on ``num_parts`` or on the number of threads.
+    """
+    for p in numba.prange(num_parts):
+        part = np.ascontiguousarray(sites[p::num_parts])
+        part_size = np.empty(part.shape[0], dtype=np.int64)
+        part_area = np.empty(part.shape[0], dtype=np.int64)
+        every_site_kernel(z.copy(), part, cells, part_size, part_area)
+        size[p::num_parts] = part_size
+        area[p::num_parts] = part_area
+
+
 @numba.njit(**_JIT)
 def uniform_spanning_tree(indptr: np.ndarray, indices: np.ndarray, rng: np.random.Generator,
                           parent_edge: np.ndarray) -> None:  # fmt: skip

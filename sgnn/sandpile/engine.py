@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -243,38 +244,104 @@ def drive(
     return AvalancheStats(**out)
 
 
-def avalanche_sizes(z: Any, graph: SandpileGraph | None = None) -> tuple[np.ndarray, np.ndarray]:
+def avalanche_sizes(
+    z: Any,
+    graph: SandpileGraph | None = None,
+    progress: bool | None = None,
+    num_threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     r"""Size and area of the avalanche that one grain at each site would trigger.
 
     For every site :math:`i` separately, :math:`s_i` is the number of
     topplings after adding a grain at :math:`i` to ``z`` (the configuration
     itself is not changed): the hazard map of a forecaster who asks where one
     more grain would cause a catastrophe. Sites below :math:`d_i - 1` give 0.
-    Computed by running every avalanche on one working copy and restoring only
-    the cells it changed, so the cost is the total number of topplings.
+    Computed by running every avalanche on a working copy and restoring only
+    the cells it changed, so the cost is the total number of topplings. With
+    several threads each has its own working copy and an even share of the
+    sites; every avalanche depends on ``z`` alone, so the result is the same,
+    bit for bit, whatever the number of threads.
 
     Args:
         z (array_like): Stable configuration, shape :math:`(H, W)` or
             :math:`(n,)`.
         graph (SandpileGraph, optional): As in :func:`relax`.
+        progress (bool, optional): ``None`` shows a progress bar on a terminal
+            once the run has lasted a second, ``True`` always, ``False`` never.
+            (default: :obj:`None`)
+        num_threads (int, optional): Threads to run on, at least 1 and at most
+            numba's ``NUMBA_NUM_THREADS``; 1 runs in this thread alone.
+            (default: :obj:`None`, numba's current number of threads)
 
     Returns:
         (numpy.ndarray, numpy.ndarray): Sizes and areas, int64, ``z``'s shape.
     """
     arr, graph = check_heights(z, graph)
     check_stable(arr, graph)
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be a bool or None, got {progress!r}")
+    threads = _check_num_threads(num_threads)
     cells = graph._cells
     flat = arr.reshape(-1)
     sites = np.flatnonzero(flat == graph.threshold - 1)  # only these can topple
     size = np.zeros(flat.size, dtype=np.int64)
     area = np.zeros(flat.size, dtype=np.int64)
     if sites.size:
+        zc = _to_cells(arr, cells)
+        drop = cells.node_cell[sites]
         out_size = np.empty(sites.size, dtype=np.int64)
         out_area = np.empty(sites.size, dtype=np.int64)
-        _kernels.every_site_kernel(_to_cells(arr, cells), cells.node_cell[sites], cells,
-                                   out_size, out_area)  # fmt: skip
+        bar = tqdm(
+            total=sites.size,
+            unit="site",
+            unit_scale=True,
+            delay=0.0 if progress else 1.0,
+            disable=tqdm_disable(progress),
+            leave=False,
+        )
+        # num_threads=1 runs the serial kernel and leaves numba's threading layer alone.
+        previous = numba.get_num_threads() if threads > 1 else 1
+        if threads != previous:
+            numba.set_num_threads(threads)
+        try:
+            with bar:
+                # Without a bar, one call; with one, blocks of ~0.25 s (the kernels restore
+                # their working copy after every site, so blocks continue where others ended).
+                done, block = 0, sites.size if bar.disable else 64 * threads
+                while done < sites.size:
+                    sl = slice(done, min(sites.size, done + block))
+                    tic = time.perf_counter()
+                    if threads == 1:
+                        _kernels.every_site_kernel(zc, drop[sl], cells, out_size[sl],
+                                                   out_area[sl])  # fmt: skip
+                    else:
+                        _kernels.every_site_parallel_kernel(zc, drop[sl], cells, out_size[sl],
+                                                            out_area[sl], threads)  # fmt: skip
+                    elapsed = time.perf_counter() - tic
+                    bar.update(sl.stop - done)
+                    done = sl.stop
+                    block = int(min(max(block * min(4.0, 0.25 / max(elapsed, 1e-6)), 16), 1 << 24))
+        finally:
+            if threads != previous:
+                numba.set_num_threads(previous)
         size[sites], area[sites] = out_size, out_area
     return size.reshape(arr.shape), area.reshape(arr.shape)
+
+
+def _check_num_threads(num_threads: Any) -> int:
+    """The number of threads ``num_threads`` asks for, numba's current one for :obj:`None`."""
+    if num_threads is None:
+        return numba.get_num_threads()
+    if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)):
+        raise TypeError(f"num_threads must be an int or None, got {num_threads!r}")
+    if num_threads < 1:
+        raise ValueError(f"num_threads must be at least 1, got {num_threads}")
+    limit = numba.config.NUMBA_NUM_THREADS
+    if num_threads > limit:
+        raise ValueError(
+            f"num_threads must be at most {limit} (numba's NUMBA_NUM_THREADS), got {num_threads}"
+        )
+    return int(num_threads)
 
 
 def _write_back(z: np.ndarray, heights: np.ndarray) -> None:

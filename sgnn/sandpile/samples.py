@@ -45,7 +45,8 @@ def avalanche_sample(
     rng = np.random.default_rng(seed)
     if target == "hazard":
         z = sample_recurrent(shape, rng)
-        return {"z": z, "sizes": avalanche_sizes(z)[0]}
+        # One thread and no bar: datasets generate many samples in worker processes.
+        return {"z": z, "sizes": avalanche_sizes(z, progress=False, num_threads=1)[0]}
     for _ in range(_MAX_TRIES):  # a recurrent pile without a height-3 site is vanishingly rare
         z = sample_recurrent(shape, rng)
         candidates = np.flatnonzero(z.reshape(-1) == 3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import networkx as nx
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -23,6 +24,7 @@ from sandpile_reference import (
 from sgnn.sandpile import (
     Avalanche,
     SandpileGraph,
+    _kernels,
     add_grain,
     avalanche_sizes,
     drive,
@@ -449,6 +451,116 @@ def test_avalanche_sizes_on_graph() -> None:
         assert (size[i], area[i]) == (av.size, av.area)
     with pytest.raises(ValueError, match="stable"):
         avalanche_sizes(np.full((3, 3), 4))
+
+
+#: Thread counts to compare: one, two and all that numba allows (fewer on a 1-thread machine).
+THREADS = sorted({1, min(2, numba.config.NUMBA_NUM_THREADS), numba.config.NUMBA_NUM_THREADS})
+
+
+def every_add_grain(z: np.ndarray, graph: SandpileGraph | None = None) -> tuple[np.ndarray, ...]:
+    """Reference hazard map: one add_grain on a fresh copy per site."""
+    size, area = np.zeros(z.size, np.int64), np.zeros(z.size, np.int64)
+    for k in range(z.size):
+        av = add_grain(z.copy(), np.unravel_index(k, z.shape) if z.ndim == 2 else k, graph=graph)
+        size[k], area[k] = av.size, av.area
+    return size.reshape(z.shape), area.reshape(z.shape)
+
+
+@settings(max_examples=40, deadline=None)
+@given(heights(3))
+def test_avalanche_sizes_do_not_depend_on_the_thread_count(z: np.ndarray) -> None:
+    # Any stable configuration, recurrent or not, square or rectangular.
+    ref_size, ref_area = every_add_grain(z)
+    for threads in THREADS:
+        size, area = avalanche_sizes(z, progress=False, num_threads=threads)
+        np.testing.assert_array_equal(size, ref_size)
+        np.testing.assert_array_equal(area, ref_area)
+
+
+@pytest.mark.parametrize("shape", [(13, 29), (32, 32)])
+def test_avalanche_sizes_in_blocks_and_threads_equal_one_call(shape: tuple[int, int]) -> None:
+    z = sample_recurrent(shape, 7)
+    before = z.copy()
+    ref_size, ref_area = every_add_grain(z)
+    for threads in THREADS:
+        for progress in (False, True):  # with a bar, the sites run in blocks
+            size, area = avalanche_sizes(z, progress=progress, num_threads=threads)
+            np.testing.assert_array_equal(size, ref_size)
+            np.testing.assert_array_equal(area, ref_area)
+    np.testing.assert_array_equal(z, before)
+    assert ref_size.max() > max(shape)  # large avalanches, not only single topplings
+
+
+def test_parallel_kernel_equals_serial_kernel_for_any_split() -> None:
+    # However the sites are split into parts, and whatever numba's thread count.
+    z = sample_recurrent((20, 17), 2)
+    graph = SandpileGraph.square_lattice(z.shape)
+    cells = graph._cells
+    zc = np.zeros(cells.threshold.size, np.int32)
+    zc[cells.node_cell] = z.reshape(-1)
+    pristine = zc.copy()
+    sites = cells.node_cell[np.flatnonzero(z.reshape(-1) == 3)]
+    ref_size, ref_area = np.empty(sites.size, np.int64), np.empty(sites.size, np.int64)
+    _kernels.every_site_kernel(zc, sites, cells, ref_size, ref_area)
+    np.testing.assert_array_equal(zc, pristine)  # restored after every site
+    for parts in (1, 2, 3, 7, sites.size + 5):
+        size, area = np.full(sites.size, -1), np.full(sites.size, -1)
+        _kernels.every_site_parallel_kernel(zc, sites, cells, size, area, parts)
+        np.testing.assert_array_equal(size, ref_size)
+        np.testing.assert_array_equal(area, ref_area)
+        np.testing.assert_array_equal(zc, pristine)
+
+
+@pytest.mark.parametrize("dissipative", [False, True])
+def test_avalanche_sizes_on_graph_with_sinks_for_any_thread_count(dissipative: bool) -> None:
+    graph, _ = random_graph(11, n=40, dissipative=dissipative)
+    for seed in range(3):
+        z = sample_recurrent(graph, seed)
+        ref_size, ref_area = every_add_grain(z, graph)
+        for threads in THREADS:
+            size, area = avalanche_sizes(z, graph=graph, progress=False, num_threads=threads)
+            np.testing.assert_array_equal(size, ref_size)
+            np.testing.assert_array_equal(area, ref_area)
+
+
+def test_avalanche_sizes_without_a_site_at_threshold_minus_one() -> None:
+    graph, _ = random_graph(4, n=15)
+    for z, g in ((np.zeros((6, 5), np.int64), None), (np.full((3, 4), 2), None),
+                 (graph.threshold - 2, graph)):  # fmt: skip
+        for threads in THREADS:
+            size, area = avalanche_sizes(z, graph=g, progress=True, num_threads=threads)
+            assert size.shape == area.shape == z.shape and size.dtype == np.int64
+            assert not size.any() and not area.any()
+
+
+def test_avalanche_sizes_restore_numba_thread_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has a single thread")
+    z = sample_recurrent((8, 8), 0)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        avalanche_sizes(z, progress=False, num_threads=2)
+        assert numba.get_num_threads() == 1
+
+        def fail(*args: object) -> None:
+            assert numba.get_num_threads() == 2
+            raise RuntimeError("kernel failed")
+
+        monkeypatch.setattr(_kernels, "every_site_parallel_kernel", fail)
+        with pytest.raises(RuntimeError, match="kernel failed"):
+            avalanche_sizes(z, progress=False, num_threads=2)
+        assert numba.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_avalanche_sizes_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    z = sample_recurrent((8, 8), 0)
+    avalanche_sizes(z, progress=True)
+    assert "site" in capsys.readouterr().err
+    avalanche_sizes(z, progress=False)
+    assert capsys.readouterr().err == ""
 
 
 def test_avalanche_sample() -> None:

@@ -9,6 +9,7 @@ import pytest
 from sgnn.sandpile import (
     SandpileGraph,
     add_grain,
+    avalanche_sizes,
     drive,
     expected_avalanche_size,
     height_probabilities,
@@ -150,6 +151,21 @@ def test_bad_rng_and_progress() -> None:
         sample_recurrent((2, 2), 1.5)
     with pytest.raises(TypeError, match="progress"):
         drive(np.zeros((2, 2), dtype=int), 1, 0, progress="yes")
+
+
+@pytest.mark.parametrize(
+    ("num_threads", "exc"),
+    [(0, ValueError), (-2, ValueError), (10**6, ValueError), (2.0, TypeError), (True, TypeError),
+     ("2", TypeError)],
+)  # fmt: skip
+def test_bad_num_threads(num_threads, exc: type) -> None:
+    with pytest.raises(exc, match="num_threads"):
+        avalanche_sizes(np.zeros((2, 2), dtype=int), num_threads=num_threads)
+
+
+def test_bad_progress_of_avalanche_sizes() -> None:
+    with pytest.raises(TypeError, match="progress"):
+        avalanche_sizes(np.zeros((2, 2), dtype=int), progress="yes")
 
 
 @pytest.mark.parametrize("fn", [sample_recurrent, identity, expected_avalanche_size])
