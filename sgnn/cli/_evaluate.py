@@ -64,7 +64,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if hasattr(model, "local_cases"):
         print(verify_rule(model))
     names = list(sandpile_metrics(args.target))
-    print("mean +- standard error over avalanches ('-': does not apply to this model)")
+    unit = "configurations" if args.target == "hazard" else "avalanches"
+    print(f"mean +- standard error over {unit} ('-': does not apply to this model or "
+          "undefined on every sample)")  # fmt: skip
     print(f"{'L':>6}{'n':>6}" + "".join(f"{name:>20}" for name in names))
     for L in args.sizes:
         try:
