@@ -14,7 +14,14 @@ LINE = re.compile(r"^[a-z0-9_]+: ([0-9.e+-]+|n/a.*) ?.*$")
 
 
 @pytest.mark.parametrize(
-    "script", ["bench_sandpile.py", "bench_graphs.py", "bench_magnets.py", "bench_rg_recurrent.py"]
+    "script",
+    [
+        "bench_sandpile.py",
+        "bench_graphs.py",
+        "bench_magnets.py",
+        "bench_rg_recurrent.py",
+        "bench_hazard.py",
+    ],
 )
 def test_benchmark_runs_quick(script: str) -> None:
     done = subprocess.run(
