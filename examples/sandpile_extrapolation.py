@@ -24,8 +24,9 @@ toppled set, the mean |dlog(1+s)| of the avalanche size, the fraction of
 exactly predicted footprints, the median and largest number of iterations (the
 recurrent models) and the seconds per avalanche. Plots go to ``--out``.
 
-``--target hazard`` trains the feed-forward models on hazard maps instead
-(the recurrent models predict footprints only).
+``--target hazard`` runs the hazard-map story instead,
+``examples/sandpile_hazard.py`` (with the sizes, sample counts, training
+settings and ``--out`` given here; its own models).
 
 Usage: ``python examples/sandpile_extrapolation.py [--quick] [--eval-sizes 16 64 512]``.
 """
@@ -44,13 +45,12 @@ from typing import Any
 import numpy as np
 import torch
 from scipy import ndimage
-from torch import Tensor, nn
+from torch import nn
 from torch_geometric import seed_everything
-from torch_geometric.data import Batch, Data
-from torch_geometric.loader import DataLoader
+from torch_geometric.data import Batch
 from tqdm.auto import tqdm
 
-from sgnn.data import AddHierarchy, SandpileAvalanches, avalanche_to_data, sandpile_heights
+from sgnn.data import AddHierarchy, SandpileAvalanches, avalanche_to_data
 from sgnn.nn import RecurrentOutput
 from sgnn.sandpile import avalanche_sample, compile_kernels, first_wave
 from sgnn.tasks import (
@@ -58,14 +58,13 @@ from sgnn.tasks import (
     footprint_iou,
     node_outputs,
     predicted_avalanche_size,
-    sandpile_metrics,
     sandpile_model,
     sandpile_transform,
     train_sandpile_model,
     train_until_verified,
     verify_rule,
 )
-from sgnn.train import evaluate, load_checkpoint, save_checkpoint
+from sgnn.train import load_checkpoint, save_checkpoint
 
 #: Table name -> name in sgnn.tasks.sandpile_model.
 MODELS = {"hint": "hint", "count": "count", "recurrent": "recurrent",
@@ -243,6 +242,9 @@ def main() -> None:
                         "configuration instead of training them again")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="a one-minute run")
     args = parser.parse_args()
+    if args.target == "hazard":
+        run_hazard(args)
+        return
     quick = args.quick
     defaults = {
         "train_sizes": [8, 16] if quick else [16, 32],
@@ -256,8 +258,6 @@ def main() -> None:
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    if args.target == "hazard":
-        args.models = [m for m in args.models if m not in RECURRENT]
     args.out.mkdir(parents=True, exist_ok=True)
     tic = time.perf_counter()
 
@@ -274,9 +274,6 @@ def main() -> None:
     sizes = list(enumerate(args.train_sizes))
     train_sets = [dataset(L, args.train_samples, 1 + k) for k, L in sizes]
     val_sets = [dataset(L, max(8, args.train_samples // 10), 100 + k) for k, L in sizes]
-    if args.target == "hazard":
-        run_hazard(args, train_sets, val_sets, tic)
-        return
     evals = {L: fresh_avalanches(L, args.eval_samples, 10_000 + L) for L in args.eval_sizes}
     log(f"data ready in {time.perf_counter() - tic:.0f} s")
 
@@ -507,50 +504,20 @@ def iou_vs_iterations(model: nn.Module, samples: list[dict[str, Any]],
     return grid, ious
 
 
-def run_hazard(args: argparse.Namespace, train_sets: list, val_sets: list, tic: float) -> None:
-    """Hazard maps: the feed-forward models and the height-3 heuristic, Spearman and recall."""
-    evals = {L: DataLoader(SandpileAvalanches(str(args.out / "data"), L, args.eval_samples,
-                                              "hazard", 10_000 + L,
-                                              pre_transform=sandpile_transform(),
-                                              num_workers=args.workers), 4)
-             for L in args.eval_sizes}  # fmt: skip
-    results: dict[str, dict[int, dict[str, float]]] = {}
-    params: dict[str, int] = {}
-    for name in args.models:
-        seed_everything(args.seed)
-        model = sandpile_model(MODELS[name], "hazard", args.hidden)
-        train_sandpile_model(model, train_sets, val_sets, target="hazard",
-                             epochs=args.epochs or (2 if args.quick else 12), lr=args.lr or 3e-3,
-                             batch_size=args.batch_size, seed=args.seed, desc=name)  # fmt: skip
-        params[name] = sum(p.numel() for p in model.parameters())
-        results[name] = {L: evaluate(model, loader, sandpile_metrics("hazard"))
-                         for L, loader in evals.items()}  # fmt: skip
-    results["height-3"] = {L: evaluate(hazard_heuristic, loader, sandpile_metrics("hazard"))
-                           for L, loader in evals.items()}  # fmt: skip
-    params["height-3"] = 0
-    # The table of the tutorial; the forecasting metrics of issue 24 (captured hazard,
-    # alarms) are in the results too, for the rewrite of this section.
-    names = ["Spearman", "top-1% recall"]
-    print("\ncells: " + " / ".join(names))
-    print(f"{'model':<13}{'params':>8}" + "".join(f"{f'L={L}':>20}" for L in args.eval_sizes))
-    for model_name, per_size in results.items():
-        cells = "".join(f"{' / '.join(f'{per_size[L][m]:.3f}' for m in names):>20}"
-                        for L in args.eval_sizes)  # fmt: skip
-        print(f"{model_name:<13}{params[model_name]:>8}{cells}")
-    print(f"\ntotal {time.perf_counter() - tic:.0f} s")
+def run_hazard(args: argparse.Namespace) -> None:
+    """Hand over to examples/sandpile_hazard.py, with the options given here."""
+    import sandpile_hazard  # beside this file: on sys.path when run as a script
 
-
-def hazard_heuristic(batch: Data) -> Tensor:
-    """The size of the height-3 cluster a site belongs to, as log(1 + size)."""
-    outs = []
-    for data in batch.to_data_list():
-        h, w = (int(v) for v in data.lattice_shape.view(-1))
-        z = sandpile_heights(data.x).reshape(h, w).numpy()
-        labels, _ = ndimage.label(z == 3)
-        sizes = np.bincount(labels.reshape(-1))
-        sizes[0] = 0
-        outs.append(torch.log1p(torch.from_numpy(sizes[labels].reshape(-1)).float())[:, None])
-    return torch.cat(outs)
+    forwarded = ["--quick"] if args.quick else []
+    for key in ("train_sizes", "eval_sizes", "train_samples", "eval_samples", "epochs", "lr",
+                "workers"):  # fmt: skip
+        value = getattr(args, key)
+        if value is not None:
+            forwarded += [f"--{key.replace('_', '-')}",
+                          *map(str, value if isinstance(value, list) else [value])]  # fmt: skip
+    forwarded += ["--hidden", str(args.hidden), "--batch-size", str(args.batch_size),
+                  "--seed", str(args.seed), "--out", str(args.out)]  # fmt: skip
+    sandpile_hazard.main(forwarded)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ SAMPLE_TARGETS = ("footprint", "hazard")
 
 #: Model names accepted by :func:`sgnn.tasks.sandpile_model` and ``sgnn train --model``.
 SANDPILE_MODELS = ("rgnet-exact", "rgnet-unet", "local", "dilated", "hint", "recurrent",
-                   "rg-recurrent", "count")  # fmt: skip
+                   "rg-recurrent", "count", "wave")  # fmt: skip
 
 #: Training defaults of every sandpile model, in one place: ``sgnn train``, the extrapolation
 #: example and the docs read them. ``epochs`` and ``lr`` (Adam) per model; ``num_samples``
@@ -28,4 +28,6 @@ SANDPILE_TRAINING = {
     "rg-recurrent": {"epochs": 6, "lr": 1e-2, "num_samples": 1000},
     # epochs of the first-wave stage of sgnn.tasks.train_count_automaton
     "count": {"epochs": 10, "lr": 1e-1, "num_samples": 1000},
+    # hazard maps only: exact first waves and a learned correction
+    "wave": {"epochs": 4, "lr": 3e-3, "num_samples": 1000},
 }

@@ -20,6 +20,7 @@ from .waves import (
     avalanche_activity,
     avalanche_waves,
     first_wave,
+    wave_sizes,
 )
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "relax",
     "sample_recurrent",
     "square_lattice_height_probabilities",
+    "wave_sizes",
 ]

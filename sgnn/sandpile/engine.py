@@ -249,6 +249,7 @@ def avalanche_sizes(
     graph: SandpileGraph | None = None,
     progress: bool | None = None,
     num_threads: int | None = None,
+    sites: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Size and area of the avalanche that one grain at each site would trigger.
 
@@ -272,18 +273,28 @@ def avalanche_sizes(
         num_threads (int, optional): Threads to run on, at least 1 and at most
             numba's ``NUMBA_NUM_THREADS``; 1 runs in this thread alone.
             (default: :obj:`None`, numba's current number of threads)
+        sites (array_like, optional): A bool mask of ``z``'s shape: only the
+            avalanches of these sites are run, the others get 0 (a map of a region,
+            or a sample of sites whose cost estimates the whole map's).
+            (default: :obj:`None`, every site)
 
     Returns:
         (numpy.ndarray, numpy.ndarray): Sizes and areas, int64, ``z``'s shape.
     """
     arr, graph = check_heights(z, graph)
     check_stable(arr, graph)
+    if sites is not None:
+        sites = np.asarray(sites)
+        if sites.dtype != np.bool_ or sites.shape != arr.shape:
+            raise ValueError(f"sites must be a bool mask of shape {arr.shape}, got "
+                             f"{sites.dtype} of shape {sites.shape}")  # fmt: skip
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be a bool or None, got {progress!r}")
     threads = _check_num_threads(num_threads)
     cells = graph._cells
     flat = arr.reshape(-1)
-    sites = np.flatnonzero(flat == graph.threshold - 1)  # only these can topple
+    critical = flat == graph.threshold - 1  # only these can topple
+    sites = np.flatnonzero(critical if sites is None else critical & sites.reshape(-1))
     size = np.zeros(flat.size, dtype=np.int64)
     area = np.zeros(flat.size, dtype=np.int64)
     if sites.size:

@@ -12,14 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 
-from . import _kernels
+from . import _kernels, _wave_kernels
 from ._checks import check_heights, check_site, check_stable, extended
+from .engine import _check_num_threads, _to_cells
 from .graph import SandpileGraph
 
 __all__ = ["AvalancheActivity", "AvalancheWaves", "avalanche_activity", "avalanche_waves",
-           "first_wave"]  # fmt: skip
+           "first_wave", "wave_sizes"]  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
@@ -224,6 +226,69 @@ def first_wave(z: Any, site: Any, graph: SandpileGraph | None = None) -> np.ndar
     mask = np.zeros(arr.size, dtype=bool)
     mask[sites] = True
     return mask.reshape(arr.shape)
+
+
+def wave_sizes(z: Any, graph: SandpileGraph | None = None, num_waves: int = 1,
+               num_threads: int | None = None) -> np.ndarray:  # fmt: skip
+    r"""The sizes of the first waves of the avalanche that one grain at each site would
+    trigger: the first-wave hazard map, and the second waves beside it.
+
+    For every site :math:`o` separately, entry :math:`k` is the number of sites in
+    wave :math:`k + 1` of :func:`avalanche_waves` started at :math:`o` (0 where there
+    is no such wave, e.g. below :math:`d_o - 1`). Exact, but much cheaper than
+    :func:`~sgnn.sandpile.avalanche_sizes`: the first wave is shared by every site of
+    a connected cluster at height :math:`d - 1` (each site of the cluster joins the
+    closure of any other, and a closure is the least closed set containing its
+    seed), so it is computed once per cluster; after it the heights
+    :math:`z - \Delta 1_W` are shared by the cluster's sites too, and the second
+    wave once per cluster of those heights at :math:`d - 1`. Later waves would
+    cost as much as the whole avalanche, hence ``num_waves`` at most 2. The cost
+    is the sum of the wave sizes over clusters, not over sites; clusters are
+    shared out among threads and the result does not depend on their number.
+
+    Args:
+        z (array_like): Stable configuration, shape :math:`(H, W)` or
+            :math:`(n,)` on ``graph``.
+        graph (SandpileGraph, optional): As in :func:`avalanche_waves`.
+        num_waves (int, optional): 1 (the first wave) or 2 (the first two).
+            (default: ``1``)
+        num_threads (int, optional): As in :func:`~sgnn.sandpile.avalanche_sizes`.
+            (default: :obj:`None`, numba's current number of threads)
+
+    Returns:
+        numpy.ndarray: int64 sizes, shape ``(num_waves, *z.shape)``.
+    """
+    arr, graph = check_heights(z, graph)
+    check_stable(arr, graph)
+    if isinstance(num_waves, bool) or not isinstance(num_waves, (int, np.integer)):
+        raise TypeError(f"num_waves must be an int, got {num_waves!r}")
+    if num_waves not in (1, 2):
+        raise ValueError(f"num_waves must be 1 or 2, got {num_waves}")
+    threads = _check_num_threads(num_threads)
+    cells = graph._cells
+    zc = _to_cells(arr, cells)
+    layout = (cells.threshold, cells.stencil, cells.indptr, cells.indices)
+    label, ptr, members = _wave_kernels.critical_clusters(zc, *layout)
+    sizes = np.zeros((num_waves, zc.size), dtype=np.int64)
+    num_clusters = ptr.size - 1
+    # closure states, int64: stamp (high 32 bits), joined bit, count (see _wave_kernels)
+    empty_state = np.full(zc.size, -1, dtype=np.int64)
+    shift = 32
+    if threads == 1 or num_clusters < 2:
+        _wave_kernels.wave_sizes_kernel(zc, *layout, label, ptr, members,
+                                        np.arange(num_clusters), int(num_waves), sizes,
+                                        empty_state, shift)  # fmt: skip
+    else:
+        previous = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            _wave_kernels.wave_sizes_parallel_kernel(zc, *layout, label, ptr, members,
+                                                     int(num_waves), sizes, empty_state, shift,
+                                                     threads)  # fmt: skip
+        finally:
+            numba.set_num_threads(previous)
+    sizes = sizes[:, cells.node_cell]
+    return sizes.reshape((num_waves, *arr.shape))
 
 
 def avalanche_activity(z: Any, site: Any, graph: SandpileGraph | None = None

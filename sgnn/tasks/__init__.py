@@ -9,6 +9,8 @@
 * the recurrent sandpile models: :class:`ToppleAutomaton` (``topple_automaton``),
   :class:`FootprintAutomaton` and :class:`RGRecurrent` (``sandpile_recurrent``),
   :class:`CountAutomaton` (``count_automaton``) and its training (``count_training``);
+* hazard maps from exact first waves: :class:`WaveHazard` (``wave_hazard``), and the
+  parameter-free baselines :func:`hazard_baseline` (``hazard_baselines``);
 * verified local rules (``local_rules``) and the sandpile's local domains
   (``sandpile_rules``);
 * the sign structure of frustrated magnets (:func:`sign_model`,
@@ -18,6 +20,7 @@
 from ._recurrence import lattice_diameter
 from .count_automaton import CountAutomaton, count_cases
 from .count_training import multi_wave, search_gamma, train_count_automaton
+from .hazard_baselines import HAZARD_BASELINES, hazard_baseline
 from .local_rules import (
     LocalCases,
     RuleVerification,
@@ -49,6 +52,7 @@ from .sandpile_losses import (
     footprint_exact,
     footprint_f1,
     footprint_iou,
+    hazard_criterion,
     log_count_mae,
     node_outputs,
     predicted_avalanche_size,
@@ -59,8 +63,10 @@ from .sandpile_losses import (
 from .sandpile_recurrent import FootprintAutomaton, RGRecurrent
 from .sandpile_rules import topple_cases
 from .topple_automaton import ToppleAutomaton
+from .wave_hazard import WaveHazard
 
 __all__ = [
+    "HAZARD_BASELINES",
     "RECURRENT_MODELS",
     "SANDPILE_MODELS",
     "SANDPILE_TRAINING",
@@ -73,11 +79,14 @@ __all__ = [
     "RuleVerification",
     "SpinMLP",
     "ToppleAutomaton",
+    "WaveHazard",
     "count_cases",
     "footprint_criterion",
     "footprint_exact",
     "footprint_f1",
     "footprint_iou",
+    "hazard_baseline",
+    "hazard_criterion",
     "lattice_diameter",
     "log_count_mae",
     "multi_wave",

@@ -21,6 +21,7 @@ from .count_training import train_count_automaton
 from .sandpile_losses import check_target, sandpile_loss
 from .sandpile_recurrent import FootprintAutomaton, RGRecurrent
 from .topple_automaton import ToppleAutomaton
+from .wave_hazard import WaveHazard
 
 __all__ = [
     "RECURRENT_MODELS",
@@ -90,6 +91,11 @@ def sandpile_model(name: str, target: str = "footprint", hidden_channels: int = 
     missing-neighbour count and the drop-site indicator, so that every level
     knows which blocks touch the boundary and which holds the drop site.
 
+    From exact first waves (hazard target only):
+
+    * ``"wave"``: :class:`~sgnn.tasks.WaveHazard`, the first two waves of every
+      site, exact, and a learned local correction for the waves that follow.
+
     Args:
         name (str): One of :data:`SANDPILE_MODELS`.
         target (str, optional): ``"footprint"`` (outputs: toppled logit and
@@ -110,6 +116,10 @@ def sandpile_model(name: str, target: str = "footprint", hidden_channels: int = 
         if name == "recurrent":
             return FootprintAutomaton(hidden_channels=hidden_channels)
         return RGRecurrent(hidden_channels=max(1, hidden_channels // 4))
+    if name == "wave":
+        if target != "hazard":
+            raise ValueError(f"the model 'wave' predicts hazard maps only, not {target!r}")
+        return WaveHazard(hidden_channels)
     c_in, c_out = _IN_CHANNELS[target], _OUT_CHANNELS[target]
     reduce = ("mean",) * 4 + ("max",) * (c_in - 4)
     if name in ("rgnet-exact", "rgnet-unet"):
@@ -128,16 +138,17 @@ def train_sandpile_model(model: Module, train_sets: Sequence[Any], val_sets: Seq
                          batch_size: int = 16, seed: int = 0,
                          patience: int | None = None, grad_clip: float | None = None,
                          progress: bool | None = None, desc: str | None = None,
-                         print_fn: Callable[[str], None] | None = None) -> Any:  # fmt: skip
+                         print_fn: Callable[[str], None] | None = None,
+                         loss: Callable[[Module, Any], Any] | None = None) -> Any:  # fmt: skip
     r"""Train a sandpile model on datasets of one lattice size each, as ``sgnn train`` does.
 
     :class:`~sgnn.tasks.CountAutomaton` is trained in stages by
     :func:`~sgnn.tasks.train_count_automaton` (``epochs`` first-wave epochs at
     ``lr``, then its threshold step; the validation sets are not used) and the
     result of that is returned; every other model by :func:`~sgnn.train.fit`
-    with :func:`sandpile_loss` of ``target`` on a :class:`MixedSizeLoader`
-    (sizes shuffled together, seeded), returning its
-    :class:`~sgnn.train.History`.
+    with :func:`sandpile_loss` of ``target`` (or ``loss(model, batch)`` if given, e.g.
+    for an ablation of the loss) on a :class:`MixedSizeLoader` (sizes shuffled
+    together, seeded), returning its :class:`~sgnn.train.History`.
     """
     from torch_geometric.loader import DataLoader  # loads PyG's loaders only when training
 
@@ -151,7 +162,7 @@ def train_sandpile_model(model: Module, train_sets: Sequence[Any], val_sets: Seq
     val = MixedSizeLoader([DataLoader(d, batch_size) for d in val_sets], seed)
     return fit(
         model,
-        sandpile_loss(target, seed=seed),
+        sandpile_loss(target, seed=seed) if loss is None else loss,
         train,
         val,
         epochs=epochs,

@@ -453,6 +453,20 @@ def test_avalanche_sizes_on_graph() -> None:
         avalanche_sizes(np.full((3, 3), 4))
 
 
+def test_avalanche_sizes_of_chosen_sites_are_those_of_the_whole_map() -> None:
+    z = sample_recurrent((20, 20), 4)
+    full = avalanche_sizes(z, progress=False)
+    mask = np.random.default_rng(0).random((20, 20)) < 0.3
+    for threads in THREADS:
+        part = avalanche_sizes(z, progress=False, num_threads=threads, sites=mask)
+        for got, ref in zip(part, full, strict=True):
+            np.testing.assert_array_equal(got, np.where(mask, ref, 0))
+    with pytest.raises(ValueError, match=r"sites must be a bool mask of shape \(20, 20\)"):
+        avalanche_sizes(z, sites=mask[:5])
+    with pytest.raises(ValueError, match="sites must be a bool mask"):
+        avalanche_sizes(z, sites=mask.astype(int))
+
+
 #: Thread counts to compare: one, two and all that numba allows (fewer on a 1-thread machine).
 THREADS = sorted({1, min(2, numba.config.NUMBA_NUM_THREADS), numba.config.NUMBA_NUM_THREADS})
 
