@@ -1,4 +1,5 @@
-"""One check for ``device`` arguments: a clear error instead of torch's assertion."""
+"""One check for ``device`` arguments (a clear error instead of torch's assertion), and
+when checks may read a tensor's values."""
 
 from __future__ import annotations
 
@@ -31,3 +32,13 @@ def check_device(device: Any, name: str = "device") -> torch.device | None:
         raise ValueError(f"{name} is {str(device)!r} but MPS is not available on this "
                          "machine; use 'cpu'")  # fmt: skip
     return dev
+
+
+def values_are_checked(tensor: torch.Tensor) -> bool:
+    """Whether the checks read the values of ``tensor`` (index ranges, signs), not only
+    its shape and dtype: on the CPU, where reading them costs one pass over an index
+    and no synchronisation, and not under :func:`torch.compile`, which cannot guard on
+    data. On an accelerator, reading them would stall every call on a host sync; an
+    index out of range is then caught by the indexing kernel instead, and graphs are
+    best validated once, when they are built (PyG's ``Data.validate()``)."""
+    return tensor.device.type == "cpu" and not torch.compiler.is_compiling()

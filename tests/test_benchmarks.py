@@ -21,6 +21,7 @@ LINE = re.compile(r"^[a-z0-9_]+: ([0-9.e+-]+|n/a.*) ?.*$")
         "bench_magnets.py",
         "bench_rg_recurrent.py",
         "bench_hazard.py",
+        "bench_photonic.py",
     ],
 )
 def test_benchmark_runs_quick(script: str) -> None:

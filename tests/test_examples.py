@@ -153,6 +153,25 @@ def test_sandpile_extrapolation_hands_hazard_maps_to_their_example(monkeypatch) 
     assert hazard.parse_args(argv).eval_sizes == [32, 64]
 
 
+def test_photonic_bandgap_quick(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = run_example("photonic_bandgap.py", "--out", str(tmp_path))
+    for metric in ("MAE", "rel. error (gap)", "gap / no gap"):
+        assert re.search(rf"^{re.escape(metric)} on 200 unseen cells", out, flags=re.M), out
+    names = ["dilated", "plain", "cnn", "mlp"]
+    rows = table_rows(out, names)  # the first table: MAE
+    counts = [int(rows[name][0]) for name in names]
+    assert max(counts) <= 1.05 * min(counts), out  # parameter counts matched within 5 %
+    for name in names:
+        pairs = re.findall(rf"({NUMBER}) ± ({NUMBER})", " ".join(rows[name][1:]))
+        assert len(pairs) == 2, (name, out)  # N = 32, 128
+        # the gap-midgap ratio lies in [0, 1): any trained model's error is far below 1
+        assert all(0 <= float(m) < 0.2 for m, _ in pairs), (name, out)
+    assert re.search(r"^N = 32: dilated vs mlp: MAE", out, flags=re.M), out
+    for figure in ("mae_vs_training_size.png", "example_cells.png"):
+        assert (tmp_path / figure).stat().st_size > 0
+
+
 def table_rows(out: str, names: list[str]) -> dict[str, list[str]]:
     """The cells after each model's name in a printed table."""
     rows = {name: re.search(rf"^{name}\s+(.*)$", out, flags=re.M) for name in names}

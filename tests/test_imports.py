@@ -82,7 +82,7 @@ SGNN = Path(__file__).resolve().parents[1] / "sgnn"
 #: layers; packages of one layer are independent of each other.
 LAYERS = (
     ("",),  # sgnn itself and its private helpers sgnn._*
-    ("sandpile", "magnets"),
+    ("sandpile", "magnets", "photonics"),
     ("pool",),
     ("data",),
     ("nn", "testing"),

@@ -15,6 +15,7 @@ from .lattice import (
 )
 from .nbody import NBodyCharged, charged_energy, charged_forces, simulate_charged
 from .particles import particle_hierarchy, particles_to_data
+from .photonic import PhotonicCrystals, cell_to_data
 from .simulated import SimulatedDataset
 from .transforms import (
     AddDilatedEdges,
@@ -36,10 +37,12 @@ __all__ = [
     "LatticeSymmetry",
     "Level",
     "NBodyCharged",
+    "PhotonicCrystals",
     "RandomLatticeSymmetry",
     "SandpileAvalanches",
     "SimulatedDataset",
     "avalanche_to_data",
+    "cell_to_data",
     "charged_energy",
     "charged_forces",
     "coarse_grain_hierarchy",

@@ -7,18 +7,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .._device import values_are_checked
+
 #: The aggregations of sgnn's layers and readouts (PyG's names; "add" is "sum").
 AGGRS = ("sum", "mean", "max")
-
-
-def values_are_checked(tensor: Tensor) -> bool:
-    """Whether the checks read the values of ``tensor`` (index ranges, signs), not only
-    its shape and dtype: on the CPU, where reading them costs one pass over an index
-    and no synchronisation, and not under :func:`torch.compile`, which cannot guard on
-    data. On an accelerator, reading them would stall every call on a host sync; an
-    index out of range is then caught by the indexing kernel instead, and graphs are
-    best validated once, when they are built (PyG's ``Data.validate()``)."""
-    return tensor.device.type == "cpu" and not torch.compiler.is_compiling()
 
 
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:

@@ -32,21 +32,6 @@ def lattice_shape(shape: Any, name: str = "shape", fits: bool = True) -> tuple[i
         ) from None
 
 
-def as_generator(rng: Any, name: str = "rng") -> np.random.Generator:
-    """A numpy Generator from a Generator, an integer seed or ``None``."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
-        if rng is not None and rng < 0:
-            raise ValueError(f"{name} as an int seed must be non-negative, got {rng}")
-        return np.random.default_rng(rng)
-    if isinstance(rng, np.random.SeedSequence):
-        return np.random.default_rng(rng)
-    raise TypeError(
-        f"{name} must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}"
-    )
-
-
 def check_heights(
     z: Any, graph: SandpileGraph | None, name: str = "z", *, writeable: bool = False
 ) -> tuple[np.ndarray, SandpileGraph]:

@@ -10,10 +10,11 @@ import numba
 import numpy as np
 from tqdm.auto import tqdm
 
+from .._checks import as_generator
 from .._memory import check_fits
 from .._progress import tqdm_disable
 from . import _kernels
-from ._checks import as_generator, check_heights, check_site, check_stable, extended
+from ._checks import check_heights, check_site, check_stable, extended
 from .graph import CellLayout, SandpileGraph
 
 __all__ = ["Avalanche", "AvalancheStats", "add_grain", "avalanche_sizes", "drive", "relax"]

@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import as_generator
 from . import _kernels
-from ._checks import as_generator, as_graph, check_heights, extended
+from ._checks import as_graph, check_heights, extended
 from .graph import SandpileGraph
 
 __all__ = ["identity", "is_recurrent", "sample_recurrent"]

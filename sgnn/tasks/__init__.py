@@ -13,6 +13,8 @@
   parameter-free baselines :func:`hazard_baseline` (``hazard_baselines``);
 * verified local rules (``local_rules``) and the sandpile's local domains
   (``sandpile_rules``);
+* photonic band gaps from unit cells: the invariant multiscale model and its
+  comparisons (:func:`bandgap_model`): ``photonic``;
 * the sign structure of frustrated magnets (:func:`sign_model`,
   :func:`train_sign_model`): ``magnetic``.
 """
@@ -37,6 +39,14 @@ from .magnetic import (
     sign_logits,
     sign_model,
     train_sign_model,
+)
+from .photonic import (
+    BANDGAP_MODELS,
+    CellMLP,
+    GridCNN,
+    ScaledPermittivity,
+    bandgap_model,
+    bandgap_transform,
 )
 from .sandpile import (
     RECURRENT_MODELS,
@@ -66,20 +76,26 @@ from .topple_automaton import ToppleAutomaton
 from .wave_hazard import WaveHazard
 
 __all__ = [
+    "BANDGAP_MODELS",
     "HAZARD_BASELINES",
     "RECURRENT_MODELS",
     "SANDPILE_MODELS",
     "SANDPILE_TRAINING",
     "SIGN_MODELS",
+    "CellMLP",
     "CountAutomaton",
     "FootprintAutomaton",
+    "GridCNN",
     "LocalCases",
     "MixedSizeLoader",
     "RGRecurrent",
     "RuleVerification",
+    "ScaledPermittivity",
     "SpinMLP",
     "ToppleAutomaton",
     "WaveHazard",
+    "bandgap_model",
+    "bandgap_transform",
     "count_cases",
     "footprint_criterion",
     "footprint_exact",
