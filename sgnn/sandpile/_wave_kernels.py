@@ -24,11 +24,13 @@ import numpy as np
 
 _JIT = {"cache": True, "nogil": True, "boundscheck": False}
 
-# A cell's closure state in one int64: the closure's stamp (the bits from ``shift``,
-# 32, up), whether the cell joined (bit ``shift - 1``) and its number of joined
-# neighbours (the bits below). One array read per visit, and scratch arrays are reused
-# across closures without clearing: a state whose stamp is not the current closure's
-# counts as empty.
+# A cell's closure state in one int64: the closure's stamp (high 32 bits), whether the
+# cell joined (bit 31) and its number of joined neighbours (low 31 bits). One array read
+# per visit, and scratch arrays are reused across closures without clearing: a state
+# whose stamp is not the current closure's counts as empty.
+_SHIFT = 32
+_JOINED = 1 << 31
+_COUNT = _JOINED - 1
 
 
 @numba.njit(inline="always", **_JIT)
@@ -81,20 +83,19 @@ def critical_clusters(
 
 @numba.njit(inline="always", **_JIT)
 def _height(z: np.ndarray, threshold: np.ndarray, wave: np.ndarray, wave_stamp: int,
-            shift: int, j: int) -> int:  # fmt: skip
+            j: int) -> int:  # fmt: skip
     """Height of ``j`` after the wave recorded in ``wave`` under ``wave_stamp`` toppled
     (``z[j]`` if ``j`` took no part in it)."""
     s = wave[j]
-    if (s >> shift) != wave_stamp:
+    if (s >> _SHIFT) != wave_stamp:
         return z[j]
-    joined = 1 << (shift - 1)
-    return z[j] + (s & (joined - 1)) - (threshold[j] if s & joined else 0)
+    return z[j] + (s & _COUNT) - (threshold[j] if s & _JOINED else 0)
 
 
 @numba.njit(**_JIT)
 def _closure(z: np.ndarray, threshold: np.ndarray, wave: np.ndarray, wave_stamp: int,
              seeds: np.ndarray, stencil: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
-             stamp: int, state: np.ndarray, queue: np.ndarray, shift: int) -> int:  # fmt: skip
+             stamp: int, state: np.ndarray, queue: np.ndarray) -> int:  # fmt: skip
     """The closure of ``seeds`` (all topple; a cell joins when its height plus its number
     of joined neighbours reaches its threshold) on the heights left by the wave in
     ``wave`` under ``wave_stamp`` (-2: on ``z``), as ``queue[:size]``; returns ``size``.
@@ -103,11 +104,9 @@ def _closure(z: np.ndarray, threshold: np.ndarray, wave: np.ndarray, wave_stamp:
     every cell's neighbours did (joined or not), for :func:`_height`.
     """
     size = 0
-    joined = 1 << (shift - 1)
-    count = joined - 1
-    base = stamp << shift
+    base = stamp << _SHIFT
     for a in range(seeds.shape[0]):
-        state[seeds[a]] = base | joined
+        state[seeds[a]] = base | _JOINED
         queue[size] = seeds[a]
         size += 1
     head = 0
@@ -117,12 +116,12 @@ def _closure(z: np.ndarray, threshold: np.ndarray, wave: np.ndarray, wave_stamp:
         for k in range(_num_neighbours(i, stencil, indptr)):
             j = _neighbour(i, k, stencil, indptr, indices)
             s = state[j]
-            if (s >> shift) != stamp:
+            if (s >> _SHIFT) != stamp:
                 s = base
             s += 1
-            if not s & joined and (_height(z, threshold, wave, wave_stamp, shift, j)
-                                   + (s & count) >= threshold[j]):  # fmt: skip
-                s |= joined
+            if not s & _JOINED and (_height(z, threshold, wave, wave_stamp, j) + (s & _COUNT)
+                                    >= threshold[j]):  # fmt: skip
+                s |= _JOINED
                 queue[size] = j
                 size += 1
             state[j] = s
@@ -133,29 +132,27 @@ def _closure(z: np.ndarray, threshold: np.ndarray, wave: np.ndarray, wave_stamp:
 def wave_sizes_kernel(z: np.ndarray, threshold: np.ndarray, stencil: np.ndarray,
                       indptr: np.ndarray, indices: np.ndarray, label: np.ndarray,
                       ptr: np.ndarray, members: np.ndarray, clusters: np.ndarray,
-                      num_waves: int, sizes: np.ndarray, empty_state: np.ndarray,
-                      shift: int) -> None:  # fmt: skip
+                      num_waves: int, sizes: np.ndarray) -> None:  # fmt: skip
     """Sizes of the first ``num_waves`` (1 or 2) waves of every cell of ``clusters``.
 
     Writes ``sizes[k, i]`` for every cell ``i`` of those clusters, and nothing else,
-    so that kernels given disjoint clusters may share ``sizes``. The closure states are
-    copies of ``empty_state`` (-1 everywhere, in the layout of ``shift``).
+    so that kernels given disjoint clusters may share ``sizes``.
     """
     m = z.shape[0]
-    state = empty_state.copy()
+    state = np.full(m, -1, dtype=np.int64)
     queue = np.empty(m, dtype=np.int64)
     if num_waves > 1:
         done = np.full(m, -1, dtype=np.int64)  # cluster whose second wave at a cell is known
         in_cluster = np.full(m, -1, dtype=np.int64)
         cluster = np.empty(m, dtype=np.int64)
-        state2 = empty_state.copy()
+        state2 = np.full(m, -1, dtype=np.int64)
         queue2 = np.empty(m, dtype=np.int64)
     stamp2 = -1
     for a in range(clusters.shape[0]):
         c = clusters[a]
         seeds = members[ptr[c]: ptr[c + 1]]
         size = _closure(z, threshold, state, -2, seeds, stencil, indptr, indices, c, state,
-                        queue, shift)  # fmt: skip
+                        queue)  # fmt: skip
         for b in range(seeds.shape[0]):
             sizes[0, seeds[b]] = size
         if num_waves == 1:
@@ -163,7 +160,7 @@ def wave_sizes_kernel(z: np.ndarray, threshold: np.ndarray, stencil: np.ndarray,
         for b in range(seeds.shape[0]):
             o = seeds[b]
             # o starts a second wave when it is back at d - 1 after the first
-            if done[o] == c or _height(z, threshold, state, c, shift, o) != threshold[o] - 1:
+            if done[o] == c or _height(z, threshold, state, c, o) != threshold[o] - 1:
                 continue
             # o's cluster at height d - 1 after the first wave, breadth first
             stamp2 += 1
@@ -176,13 +173,13 @@ def wave_sizes_kernel(z: np.ndarray, threshold: np.ndarray, stencil: np.ndarray,
                 head += 1
                 for k in range(_num_neighbours(i, stencil, indptr)):
                     j = _neighbour(i, k, stencil, indptr, indices)
-                    critical = _height(z, threshold, state, c, shift, j) == threshold[j] - 1
+                    critical = _height(z, threshold, state, c, j) == threshold[j] - 1
                     if critical and in_cluster[j] != stamp2:
                         in_cluster[j] = stamp2
                         cluster[count] = j
                         count += 1
             size2 = _closure(z, threshold, state, c, cluster[:count], stencil, indptr, indices,
-                             stamp2, state2, queue2, shift)  # fmt: skip
+                             stamp2, state2, queue2)  # fmt: skip
             for b2 in range(count):
                 i = cluster[b2]
                 if label[i] == c:
@@ -194,12 +191,10 @@ def wave_sizes_kernel(z: np.ndarray, threshold: np.ndarray, stencil: np.ndarray,
 def wave_sizes_parallel_kernel(z: np.ndarray, threshold: np.ndarray, stencil: np.ndarray,
                                indptr: np.ndarray, indices: np.ndarray, label: np.ndarray,
                                ptr: np.ndarray, members: np.ndarray, num_waves: int,
-                               sizes: np.ndarray, empty_state: np.ndarray, shift: int,
-                               num_parts: int) -> None:  # fmt: skip
+                               sizes: np.ndarray, num_parts: int) -> None:  # fmt: skip
     """:func:`wave_sizes_kernel` over all clusters, part ``p`` taking every
     ``num_parts``-th cluster from the ``p``-th, each with its own scratch arrays."""
     clusters = np.arange(ptr.shape[0] - 1)
     for p in numba.prange(num_parts):
         wave_sizes_kernel(z, threshold, stencil, indptr, indices, label, ptr, members,
-                          np.ascontiguousarray(clusters[p::num_parts]), num_waves, sizes,
-                          empty_state, shift)
+                          np.ascontiguousarray(clusters[p::num_parts]), num_waves, sizes)

@@ -53,7 +53,7 @@ def compile_kernels() -> float:
             zc, threshold, cells.stencil, cells.indptr, cells.indices)  # fmt: skip
         _wave_kernels.wave_sizes_parallel_kernel(
             zc, threshold, cells.stencil, cells.indptr, cells.indices, label, ptr, members, 2,
-            np.zeros((2, zc.size), np.int64), np.full(zc.size, -1, np.int64), 32, 2)  # fmt: skip
+            np.zeros((2, zc.size), np.int64), 2)  # fmt: skip
         relax(pile + 4, graph=graph)
     identity((3, 3))
     is_recurrent(lattice)

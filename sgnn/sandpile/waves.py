@@ -271,20 +271,15 @@ def wave_sizes(z: Any, graph: SandpileGraph | None = None, num_waves: int = 1,
     label, ptr, members = _wave_kernels.critical_clusters(zc, *layout)
     sizes = np.zeros((num_waves, zc.size), dtype=np.int64)
     num_clusters = ptr.size - 1
-    # closure states, int64: stamp (high 32 bits), joined bit, count (see _wave_kernels)
-    empty_state = np.full(zc.size, -1, dtype=np.int64)
-    shift = 32
     if threads == 1 or num_clusters < 2:
         _wave_kernels.wave_sizes_kernel(zc, *layout, label, ptr, members,
-                                        np.arange(num_clusters), int(num_waves), sizes,
-                                        empty_state, shift)  # fmt: skip
+                                        np.arange(num_clusters), int(num_waves), sizes)  # fmt: skip
     else:
         previous = numba.get_num_threads()
         numba.set_num_threads(threads)
         try:
             _wave_kernels.wave_sizes_parallel_kernel(zc, *layout, label, ptr, members,
-                                                     int(num_waves), sizes, empty_state, shift,
-                                                     threads)  # fmt: skip
+                                                     int(num_waves), sizes, threads)  # fmt: skip
         finally:
             numba.set_num_threads(previous)
     sizes = sizes[:, cells.node_cell]

@@ -14,8 +14,8 @@ import torch
 from scipy import ndimage
 from torch import Tensor
 
-from ..data.lattice import sandpile_heights
 from ..sandpile import wave_sizes
+from .wave_hazard import _per_lattice
 
 __all__ = ["HAZARD_BASELINES", "hazard_baseline"]
 
@@ -23,16 +23,10 @@ __all__ = ["HAZARD_BASELINES", "hazard_baseline"]
 HAZARD_BASELINES = ("height-3", "first-wave", "two-waves")
 
 
-def _per_lattice(batch: Any, fn: Callable[[np.ndarray], np.ndarray]) -> Tensor:
-    """``fn(z)`` (estimated sizes, ``z``'s shape) of every lattice of ``batch``, as
-    :math:`\\log(1 + \\hat s)`, shape :math:`(N, 1)`."""
-    heights = sandpile_heights(batch.x).cpu().numpy()
-    shapes = batch.lattice_shape.view(-1, 2).tolist()
-    ptr = batch.ptr.tolist() if "ptr" in batch else [0, heights.size]
-    out = np.zeros(heights.size)
-    for (h, w), start, stop in zip(shapes, ptr[:-1], ptr[1:], strict=True):
-        out[start:stop] = fn(heights[start:stop].reshape(h, w)).reshape(-1)
-    return torch.log1p(torch.from_numpy(out)).to(batch.x)[:, None]
+def _log_sizes(batch: Any, fn: Callable[[np.ndarray], np.ndarray]) -> Tensor:
+    r"""``fn(z)`` (estimated sizes, ``z``'s shape) of every lattice of ``batch``, as
+    :math:`\log(1 + \hat s)`, shape :math:`(N, 1)`."""
+    return torch.log1p(torch.from_numpy(_per_lattice(batch, fn).astype(np.float64))).to(batch.x)
 
 
 def _component_size(mask: np.ndarray) -> np.ndarray:
@@ -59,9 +53,9 @@ def hazard_baseline(name: str) -> Callable[[Any], Tensor]:
         name (str): One of :data:`HAZARD_BASELINES`.
     """
     if name == "height-3":
-        return lambda batch: _per_lattice(batch, lambda z: _component_size(z == 3))
+        return lambda batch: _log_sizes(batch, lambda z: _component_size(z == 3))
     if name == "first-wave":
-        return lambda batch: _per_lattice(batch, lambda z: wave_sizes(z)[0])
+        return lambda batch: _log_sizes(batch, lambda z: wave_sizes(z)[0])
     if name == "two-waves":
-        return lambda batch: _per_lattice(batch, lambda z: wave_sizes(z, num_waves=2).sum(0))
+        return lambda batch: _log_sizes(batch, lambda z: wave_sizes(z, num_waves=2).sum(0))
     raise ValueError(f"name must be one of {HAZARD_BASELINES}, got {name!r}")

@@ -12,6 +12,7 @@ first carry, as a multiple of the second.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,27 @@ __all__ = ["WaveHazard"]
 
 #: Sandpile node features read by the head (one-hot height, missing neighbours).
 _SITE_CHANNELS = 5
+
+
+def _per_lattice(data: Any, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    r"""``fn(z)`` on the :math:`H \times W` heights of every lattice of ``data`` (a graph or
+    a batch of :func:`~sgnn.data.sandpile_to_data` graphs), one row per site, stacked in
+    node order: shape :math:`(N, \dots)`."""
+    heights = sandpile_heights(data.x).cpu().numpy()
+    if "lattice_shape" not in data:
+        raise ValueError("data has no 'lattice_shape': build it with "
+                         "sgnn.data.sandpile_to_data")  # fmt: skip
+    shapes = data.lattice_shape.view(-1, 2).tolist()
+    ptr = data.ptr.tolist() if "ptr" in data else [0, heights.size]
+    if len(ptr) != len(shapes) + 1 or ptr[-1] != heights.size:
+        raise ValueError(f"data.lattice_shape must hold one (H, W) per graph, got "
+                         f"{len(shapes)} for {len(ptr) - 1} graphs")  # fmt: skip
+    parts = []
+    for (h, w), start, stop in zip(shapes, ptr[:-1], ptr[1:], strict=True):
+        if h * w != stop - start:
+            raise ValueError(f"a graph of {stop - start} nodes cannot be a {h}x{w} lattice")
+        parts.append(np.asarray(fn(heights[start:stop].reshape(h, w))).reshape(stop - start, -1))
+    return np.concatenate(parts)
 
 
 class WaveHazard(Module):
@@ -56,9 +78,9 @@ class WaveHazard(Module):
         hidden_channels (int, optional): Width of the head. (default: ``32``)
         num_layers (int, optional): Message-passing layers of the head.
             (default: ``2``)
-        num_waves (int, optional): Exact waves computed, 1 or 2 (with 1,
-            :math:`w_2 = 0` and the head corrects the first wave alone).
-            (default: ``2``)
+        num_waves (int, optional): Exact waves computed, 1 or 2. With 1,
+            :math:`w_2 = 0`, so the head is never used and the model is the exact
+            first-wave baseline. (default: ``2``)
 
     Shapes:
         - **input:** ``data`` with sandpile node features ``x`` :math:`(N, \ge 5)`
@@ -87,24 +109,10 @@ class WaveHazard(Module):
     def waves(self, data: Any) -> Tensor:
         """The exact wave sizes of every site of ``data``, float64 :math:`(N, 2)`
         (the second column 0 with ``num_waves=1``)."""
-        x = data.x
-        heights = sandpile_heights(x).cpu().numpy()
-        if "lattice_shape" not in data:
-            raise ValueError("data has no 'lattice_shape': build it with "
-                             "sgnn.data.sandpile_to_data")  # fmt: skip
-        shapes = data.lattice_shape.view(-1, 2).tolist()
-        ptr = data.ptr.tolist() if "ptr" in data else [0, x.size(0)]
-        if len(ptr) != len(shapes) + 1 or ptr[-1] != x.size(0):
-            raise ValueError(f"data.lattice_shape must hold one (H, W) per graph, got "
-                             f"{len(shapes)} for {len(ptr) - 1} graphs")  # fmt: skip
-        out = np.zeros((x.size(0), 2))
-        for (h, w), start, stop in zip(shapes, ptr[:-1], ptr[1:], strict=True):
-            if h * w != stop - start:
-                raise ValueError(f"a graph of {stop - start} nodes cannot be a {h}x{w} lattice")
-            z = heights[start:stop].reshape(h, w)
-            out[start:stop, : self.num_waves] = wave_sizes(z, num_waves=self.num_waves
-                                                           ).reshape(self.num_waves, -1).T
-        return torch.from_numpy(out).to(x.device)
+        out = np.zeros((data.x.size(0), 2))
+        out[:, : self.num_waves] = _per_lattice(
+            data, lambda z: wave_sizes(z, num_waves=self.num_waves).reshape(self.num_waves, -1).T)
+        return torch.from_numpy(out).to(data.x.device)
 
     def forward(self, data: Any) -> Tensor:
         x = data.x
