@@ -241,10 +241,13 @@ def wave_sizes(z: Any, graph: SandpileGraph | None = None, num_waves: int = 1,
     closure of any other, and a closure is the least closed set containing its
     seed), so it is computed once per cluster; after it the heights
     :math:`z - \Delta 1_W` are shared by the cluster's sites too, and the second
-    wave once per cluster of those heights at :math:`d - 1`. Later waves would
-    cost as much as the whole avalanche, hence ``num_waves`` at most 2. The cost
-    is the sum of the wave sizes over clusters, not over sites; clusters are
-    shared out among threads and the result does not depend on their number.
+    wave once per cluster of those heights at :math:`d - 1`. Clusters whose waves
+    are equal share one closure: a cluster inside a computed wave has a wave
+    contained in it, and equal to it as soon as its closure reaches a cluster of
+    that wave's class, where the closure stops. Later waves would cost as much as
+    the whole avalanche, hence ``num_waves`` at most 2. The cost is about the sum
+    of the distinct wave sizes, not one closure per site; clusters are shared out
+    among threads and the result does not depend on their number.
 
     Args:
         z (array_like): Stable configuration, shape :math:`(H, W)` or
@@ -272,8 +275,8 @@ def wave_sizes(z: Any, graph: SandpileGraph | None = None, num_waves: int = 1,
     sizes = np.zeros((num_waves, zc.size), dtype=np.int64)
     num_clusters = ptr.size - 1
     if threads == 1 or num_clusters < 2:
-        _wave_kernels.wave_sizes_kernel(zc, *layout, label, ptr, members,
-                                        np.arange(num_clusters), int(num_waves), sizes)  # fmt: skip
+        _wave_kernels.wave_sizes_kernel(zc, *layout, label, ptr, members, int(num_waves),
+                                        sizes)  # fmt: skip
     else:
         previous = numba.get_num_threads()
         numba.set_num_threads(threads)
