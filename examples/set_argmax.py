@@ -171,9 +171,10 @@ def main() -> None:
     for k, (name, model) in enumerate(models.items()):
         start = time.perf_counter()
         train = FreshSets(batches=50, batch_size=128, n=TRAIN_SIZE, seed=args.seed + 10 + k)
-        history = fit(model, loss, train, val, epochs=epochs, lr=3e-3, progress=False)
+        # progress=None: a bar per epoch and per test size on stderr, only on a terminal.
+        history = fit(model, loss, train, val, epochs=epochs, lr=3e-3, progress=None, desc=name)
         accuracy[name] = {
-            n: evaluate(model, batches, {"acc": correct})["acc"]
+            n: evaluate(model, batches, {"acc": correct}, progress=None)["acc"]
             if name != "MLP" or n == TRAIN_SIZE else float("nan")
             for n, batches in tests.items()
         }  # fmt: skip

@@ -1,5 +1,5 @@
-"""File writes shared by checkpoints and dataset caches: atomic writes, and an early check
-that a path can be written at all."""
+"""File writes shared by checkpoints and dataset caches: atomic writes, and early checks
+that a path can be written at all and that a cache folder can be a folder."""
 
 from __future__ import annotations
 
@@ -37,3 +37,20 @@ def check_writable(path: str | os.PathLike[str], name: str = "path") -> None:
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"{name} {path} cannot be written: {parent} is not a writable "
                          "directory")  # fmt: skip
+
+
+def check_cache_root(root: str | os.PathLike[str], name: str = "root") -> Path:
+    """``root`` as a :class:`~pathlib.Path` (``~`` expanded), or a ``ValueError`` naming
+    ``name`` if it is a file or lies under one, where no folder can ever be created (the
+    ``NotADirectoryError`` of a later ``mkdir`` would not say which argument is wrong)."""
+    if not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {root!r}")
+    path = Path(root).expanduser()
+    for folder in (path, *path.parents):
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                where = "is a file" if folder == path else f"is under a file, {folder}"
+                raise ValueError(f"{name} {str(root)!r} {where}; give a directory for the "
+                                 "cache")  # fmt: skip
+            break
+    return path

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import math
+import os
 import re
 import subprocess
 import sys
@@ -90,7 +92,17 @@ def test_bad_arguments_exit_nonzero(argv: list[str]) -> None:
       r"argument --lr: expected a positive finite number, got 'nan'"),
      (["train", "--root", "ROOT/d", "--out", "ROOT/file/m.pt"],
       r"argument --out .* cannot be written"),
-     (["evaluate", "ROOT/m.pt", "--root", "ROOT/file"], r"argument --root: .* is a file")],
+     (["evaluate", "ROOT/m.pt", "--root", "ROOT/file"], r"argument --root: .* is a file"),
+     (["train", "--root", "ROOT/file/d", "--out", "ROOT/m.pt"],
+      r"^sgnn train: error: argument --root: .*/file/d cannot be created: .*/file is a file, "
+      r"not a directory$"),
+     (["generate", "--root", "ROOT/file/x/d", "--size", "4", "--num-samples", "2"],
+      r"argument --root: .*/file/x/d cannot be created: .*/file is a file"),
+     (["evaluate", "ROOT/m.pt", "--root", "ROOT/d", "--sizes", "16", "1"],
+      r"^sgnn evaluate: error: argument --sizes: expected a lattice side L >= 2 \(an integer\), "
+      r"got '1'$"),
+     (["train", "--root", "ROOT/d", "--out", "ROOT/m.pt", "--sizes", "0"],
+      r"argument --sizes: expected a lattice side L >= 2")],
 )  # fmt: skip
 def test_user_errors_are_one_line_and_exit_2(argv: list[str], message: str, tmp_path,
                                              capsys) -> None:  # fmt: skip
@@ -116,7 +128,7 @@ def test_generate_writes_a_loadable_dataset(tmp_path, capsys) -> None:
     from sgnn.data import SandpileAvalanches
 
     root = str(tmp_path)
-    argv = ["generate", "--root", root, "--size", "6", "--num-samples", "5", "--seed", "2",
+    argv = ["generate", "--root", root, "--size", "6", "--num-samples", "5", "--data-seed", "2",
             "--workers", "0", "--no-progress"]  # fmt: skip
     assert main(argv) == 0
     assert "5 samples" in capsys.readouterr().out
@@ -124,10 +136,10 @@ def test_generate_writes_a_loadable_dataset(tmp_path, capsys) -> None:
     assert len(direct) == 5
     for shard in range(2):
         assert main(["generate", "--root", root + "/s", "--size", "6", "--num-samples", "5",
-                     "--seed", "2", "--shard", str(shard), "--num-shards", "2", "--workers", "0",
-                     "--no-progress"]) == 0  # fmt: skip
+                     "--data-seed", "2", "--shard", str(shard), "--num-shards", "2",
+                     "--workers", "0", "--no-progress"]) == 0  # fmt: skip
     assert main(["generate", "--root", root + "/s", "--size", "6", "--num-samples", "5",
-                 "--seed", "2", "--num-shards", "2", "--workers", "0",
+                 "--data-seed", "2", "--num-shards", "2", "--workers", "0",
                  "--no-progress"]) == 0  # fmt: skip
     merged = SandpileAvalanches(root + "/s", 6, 5, seed=2, num_shards=2, num_workers=0, log=False)
     assert all(torch.equal(a.x, b.x) for a, b in zip(merged, direct, strict=True))
@@ -237,13 +249,13 @@ def test_train_and_evaluate_a_recurrent_model(tmp_path, capsys) -> None:
     assert "hint" in out and "verified: yes (0 of 4000 local cases wrong)" in out
     assert "settled within the iteration budget on 4 of 4 validation avalanches" in out
     assert main(["evaluate", ckpt, "--root", root, "--sizes", "12", "--num-samples", "3",
-                 "--seed", "7", "--workers", "0", "--no-progress"]) == 0  # fmt: skip
+                 "--data-seed", "7", "--workers", "0", "--no-progress"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "verified: yes (0 of 4000 local cases wrong)" in out
     n, iou, _, exact, iterations, settled = table_rows(out)[12]
     assert n == 3 and iou == (1.0, 0.0) and exact == (1.0, 0.0) and settled == (1.0, 0.0)
     assert iterations[0] >= 2  # a recurrent model reports its iterations
-    # --seed is the base seed of the evaluation data: side 12 used seed 7 + 12.
+    # --data-seed is the base seed of the evaluation data: side 12 used seed 7 + 12.
     cached = [p.name for p in (tmp_path / "data" / "processed").iterdir()]
     assert any(name.startswith("footprint_L12_n3_seed19_") for name in cached), cached
 
@@ -304,7 +316,7 @@ def test_train_reads_what_generate_wrote(tmp_path, capsys) -> None:
     root = str(tmp_path / "data")
     for size, samples, seed in ((4, 6, 1), (4, 3, 101)):  # train's seeds: data_seed + k, + 100
         assert main(["generate", "--root", root, "--size", str(size), "--num-samples",
-                     str(samples), "--seed", str(seed), "--workers", "0",
+                     str(samples), "--data-seed", str(seed), "--workers", "0",
                      "--no-progress"]) == 0  # fmt: skip
     processed = tmp_path / "data" / "processed"
     before = {p.name: p.stat().st_mtime_ns for p in processed.iterdir()}
@@ -326,3 +338,128 @@ def test_quiet_is_an_alias_of_no_progress(capsys) -> None:
     assert main(["simulate", "--size", "8", "--grains", "200", "--quiet"]) == 0
     captured = capsys.readouterr()
     assert "8x8 lattice" in captured.out and captured.err == ""
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    from sgnn.cli import build_parser
+
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_every_option_has_help_and_help_shows_every_default(monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")  # no wrapping within an option's help text
+    commands = subcommands()
+    assert list(commands) == ["simulate", "generate", "train", "evaluate"]
+    for name, parser in commands.items():
+        entries = help_entries(parser.format_help())
+        for action in parser._actions:
+            assert action.help and action.help != argparse.SUPPRESS, (name, action.dest)
+            if not action.option_strings or action.dest == "help":
+                continue
+            entry = entries[action.option_strings[0]]
+            if not action.required and action.default not in (None, False, argparse.SUPPRESS):
+                assert "(default: " in entry, (name, entry)
+    train = help_entries(subcommands()["train"].format_help())
+    for option, default in (("--hidden", "32"), ("--seed", "0"), ("--data-seed", "1"),
+                            ("--batch-size", "16"), ("--model", "rgnet-exact"),
+                            ("--sizes", "16 32"), ("--patience", "4")):  # fmt: skip
+        assert train[option].endswith(f"(default: {default})"), train[option]
+    # The seeds say which is which.
+    assert re.search(r"^--seed SEED seed of the initial weights .*not of the data",
+                     train["--seed"])  # fmt: skip
+    assert re.search(r"^--data-seed DATA_SEED base seed of the training and validation "
+                     r"datasets \(not of the weights", train["--data-seed"])  # fmt: skip
+
+
+def help_entries(text: str) -> dict[str, str]:
+    """``--help``'s options: first option string -> its entry (invocation and help text), on
+    one line, single-spaced."""
+    entries: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith("  -"):
+            current = line.split()[0].rstrip(",")
+            entries[current] = line.split()
+        elif current is not None and line.startswith("   "):
+            entries[current].extend(line.split())
+        else:
+            current = None
+    return {option: " ".join(parts) for option, parts in entries.items()}
+
+
+def test_data_seed_is_one_spelling_and_seed_a_deprecated_alias(capsys) -> None:
+    from sgnn.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["train", "--root", "r", "--out", "m.pt", "--seed", "3"])
+    assert (args.seed, args.data_seed) == (3, 1)  # train: --seed seeds the weights
+    assert capsys.readouterr().err == ""
+    for argv, default in ((["evaluate", "m.pt", "--root", "r"], 10_000),
+                          (["generate", "--root", "r", "--size", "4", "--num-samples", "2"], 0)):
+        assert parser.parse_args(argv).data_seed == default
+        assert parser.parse_args([*argv, "--data-seed", "7"]).data_seed == 7
+        assert capsys.readouterr().err == ""
+        assert parser.parse_args([*argv, "--seed", "7"]).data_seed == 7
+        assert capsys.readouterr().err.strip() == (
+            f"sgnn {argv[0]}: warning: --seed is a deprecated spelling; use --data-seed")
+        with pytest.raises(SystemExit):
+            parser.parse_args([*argv, "--seed", "-1"])
+        assert "argument --seed: expected a non-negative integer" in capsys.readouterr().err
+
+
+def test_evaluate_shows_a_bar_per_size(tmp_path, capsys, monkeypatch) -> None:
+    import sgnn._progress
+    from sgnn.tasks import sandpile_model
+    from sgnn.train import save_checkpoint
+
+    ckpt = tmp_path / "m.pt"
+    save_checkpoint(ckpt, sandpile_model("local", "footprint", 4),
+                    {"model": "local", "target": "footprint", "hidden_channels": 4,
+                     "train_sizes": [4]})  # fmt: skip
+    # As on a terminal: a bar unless --no-progress.
+    monkeypatch.setattr(sgnn._progress, "tqdm_disable", lambda progress: progress is False)
+    argv = ["evaluate", str(ckpt), "--root", str(tmp_path / "data"), "--sizes", "4", "6",
+            "--num-samples", "2", "--workers", "0", "--threads", "1"]  # fmt: skip
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "evaluate L=4" in err and "evaluate L=6" in err and "batch" in err
+    assert main([*argv, "--no-progress"]) == 0
+    assert "evaluate L=" not in capsys.readouterr().err
+
+
+def test_torch_threads(monkeypatch) -> None:
+    from sgnn._device import available_cpus, set_torch_threads
+
+    before = torch.get_num_threads()
+    try:
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            monkeypatch.delenv(name, raising=False)
+        cpus = available_cpus()
+        assert 1 <= cpus <= (os.cpu_count() or 1)
+        assert set_torch_threads() == torch.get_num_threads() == min(cpus, 8)
+        assert set_torch_threads(1) == torch.get_num_threads() == 1
+        monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice is left alone
+        assert set_torch_threads() == 1
+        with pytest.raises(ValueError, match="at least 1"):
+            set_torch_threads(0)
+        with pytest.raises(TypeError, match="must be an int"):
+            set_torch_threads(2.0)
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize(("size", "expected"), [((0, 0), {"ncols": 80, "nrows": 24}),
+                                                ((120, 40), {}), (None, {})])  # fmt: skip
+def test_bars_on_a_terminal_without_a_size(size, expected, monkeypatch) -> None:
+    """A pseudo-terminal that reports 0 columns would hide every bar: a fixed screen then."""
+    import sgnn._progress
+
+    def get_terminal_size(fd: int) -> os.terminal_size:
+        if size is None:
+            raise OSError("not a terminal")
+        return os.terminal_size(size)
+
+    monkeypatch.setattr(sgnn._progress.os, "get_terminal_size", get_terminal_size)
+    assert sgnn._progress.tqdm_screen() == expected

@@ -6,6 +6,7 @@ import importlib
 import importlib.util
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -20,12 +21,23 @@ ROOT = Path(__file__).resolve().parents[1]
 NUMBER = r"(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|[-+]?nan|[-+]?inf)"
 
 
+#: Threads of torch (OpenMP, MKL) and numba in an example's process, unless the caller's
+#: environment sets them: on a machine that other jobs load, threads beyond the free cores
+#: wait on each other at every parallel step (a quick run took 431 s instead of 42 s).
+THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+#: Seconds before a quick run counts as hung: about 10x the slowest quick run on an idle
+#: machine, a margin for a loaded one.
+TIMEOUT = 900
+
+
 def run_example(name: str, *args: str) -> str:
+    env = {**THREADS, **os.environ}
     done = subprocess.run(
         [sys.executable, str(ROOT / "examples" / name), "--quick", *args],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=TIMEOUT,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -210,6 +222,14 @@ def test_nbody_egnn_quick(tmp_path: Path) -> None:
     # take EGNN to the linear model's error; the plain GNN stays far behind.
     assert 0.5 * 0.0819 < cells["linear"][1] < 2 * 0.0819, out
     assert cells["EGNN"][1] < 2 * cells["linear"][1] and cells["EGNN"][1] < cells["GNN"][1] / 5
+    # Quick mode says which trained model is still behind the fitted linear one, and by how
+    # much, from the printed test errors.
+    for name in ("EGNN", "GNN"):
+        line = (f"not converged in quick mode: {name} is behind linear (test MSE "
+                f"{cells[name][1]:.5f} vs {cells['linear'][1]:.5f}); run without --quick")
+        assert (line in out) == (cells[name][1] > cells["linear"][1]), (name, out)
+    assert out.count("not converged in quick mode") == sum(
+        cells[name][1] > cells["linear"][1] for name in ("EGNN", "GNN"))  # fmt: skip
     for png in ("nbody_learning_curves.png", "nbody_trajectories.png"):
         assert (tmp_path / png).stat().st_size > 10_000
 
@@ -303,6 +323,17 @@ def test_set_anomaly_quick(tmp_path: Path) -> None:
         for value, chance in zip(acc[name], acc["chance"], strict=True):
             assert value > 2 * chance, (name, out)
     assert acc["MLP"][0] > acc["chance"][0], out
+    # Quick mode names every trained model behind the parameter-free baseline, with the
+    # printed accuracies of each size where it is behind.
+    for name in ("pairwise", "DeepSets", "MLP"):
+        behind = [f"{a:.1f} % vs {f:.1f} % at n = {n}"
+                  for a, f, n in zip(acc[name], acc["farthest"], sizes, strict=False) if a < f]
+        line = (f"not converged in quick mode: {name} is behind farthest ({', '.join(behind)}); "
+                "run without --quick")  # fmt: skip
+        assert (line in out) == bool(behind), (name, out)
+    assert out.count("not converged in quick mode") == sum(
+        any(a < f for a, f in zip(acc[name], acc["farthest"], strict=False))
+        for name in ("pairwise", "DeepSets", "MLP"))  # fmt: skip
     # The parameter-free baseline, recomputed here in numpy on the example's own test sets:
     # the image farthest from its set's mean image.
     example = load_example("set_anomaly.py")
@@ -347,8 +378,13 @@ def test_set_bandit_quick(tmp_path: Path) -> None:
                          ("deepsets", 0.8), ("pairwise", 0.8)):  # fmt: skip
         assert all(m < factor * r for m, r in zip(mean[name], mean["random"], strict=True)), (
             name, out)  # fmt: skip
-    for name in names:  # regret grows with the horizon
-        assert all(a < b for a, b in zip(mean[name][::2], mean[name][1::2], strict=True)), name
+    # Regret grows with the horizon: exactly in expectation for the reference policies,
+    # which play the first 100 pulls alike at any horizon; the learned ones see the horizon
+    # and their long cells may hold fewer instances, so within 3 standard errors.
+    for name in names:
+        for (a, sa, _), (b, sb, _) in zip(table[name][::2], table[name][1::2], strict=True):
+            slack = 3 * math.hypot(sa, sb) if name in ("index", "deepsets", "pairwise") else 0
+            assert a < b + slack, (name, out)
     # The summary names the learned structure with the least regret at K = 10, T = 100 and
     # divides its means by Thompson's, cell by cell (from unrounded means: rounding slack).
     best = re.search(r"^best learned structure at K = 10, T = 100: (\w+)$", out, re.M)[1]
@@ -381,39 +417,49 @@ def test_magnetic_signs_quick(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "results.json").read_text())["results"]
     models = ("dilated", "plain", "mlp")
     assert len(results) == 2 * 2 * len(models)
-    assert all(0 <= r[key] <= 1 for r in results for key in ("weighted", "unweighted"))
-    tables = {key: body for key, body in zip(("weighted", "unweighted", "selected"), re.findall(
-        r"dilated>=plain>=MLP\n((?:.*\n){2})", out), strict=True)}  # fmt: skip
+    keys = ("weighted", "unseen_weighted", "unweighted")
+    assert all(0 <= r[key] <= 1 for r in results for key in (*keys, "marshall_rule"))
+    assert all(r["seed"] in (0, 1) and 0 <= r["restart"] < 2 and len(r["validation"]) == 2
+               for r in results)  # fmt: skip
+    tables = dict(zip(keys, re.findall(r"dilated>=plain>=MLP\n((?:.*\n){2})", out), strict=True))
     for key, body in tables.items():
         for line in body.splitlines():
             j2, eps, *values = numbers(line.split("yes")[0].split("no")[0])
             assert eps == 0.1, line
             runs = {m: [r for r in results if r["j2"] == j2 and r["model"] == m] for m in models}
             assert all(len(v) == 2 for v in runs.values()), (j2, results)
-            if key == "selected":  # the restart with the lowest training loss, its weighted
-                means = [min(runs[m], key=lambda r: r["final_loss"])["weighted"] for m in models]
-                assert values == pytest.approx(means, abs=5e-5), line
-            else:
-                expected = [f(np.array([r[key] for r in runs[m]])) for m in models
-                            for f in (np.mean, lambda v: v.std(ddof=1))]  # fmt: skip
-                means = expected[::2]
-                assert values == pytest.approx(expected, abs=5e-5), line
+            expected = [f(np.array([r[key] for r in runs[m]])) for m in models
+                        for f in (np.mean, lambda v: v.std(ddof=1))]  # fmt: skip
+            assert values == pytest.approx(expected, abs=5e-5), line
             # The claim column: yes exactly when d >= p >= m, and the signed differences.
             claim = re.search(rf"(yes|no) \(d-p ({NUMBER}), p-m ({NUMBER})\)$", line)
-            d, p, m = means
+            d, p, m = expected[::2]
             assert claim[1] == ("yes" if d >= p >= m else "no"), line
             assert float(claim[2]) == pytest.approx(d - p, abs=5e-5), line
             assert float(claim[3]) == pytest.approx(p - m, abs=5e-5), line
-    # Unfrustrated, the signs are Marshall's, which an invariant model can represent: the
-    # lattice models' best restart gets them (nearly) all right.
-    selected = numbers(tables["selected"].splitlines()[0])[2:5]
-    assert selected[0] > 0.9 and selected[1] > 0.9, out
+    # The success counts: seeds at or above 0.99 on the orbit-unseen states.
+    body = re.search(r"reaches 0.99\n.*\n((?:.*\n){2})", out)[1]
+    for line in body.splitlines():
+        j2 = float(line.split()[0])
+        counts = re.findall(r"(\d)/2", line)
+        assert [int(c) for c in counts] == [sum(r["weighted"] >= 0.99 for r in results
+                                                if r["j2"] == j2 and r["model"] == m)
+                                            for m in models], line  # fmt: skip
+    # Marshall's rule, the parameter-free baseline: exact at J2 = 0 (unfrustrated), and
+    # every model behind it in quick mode is named.
+    rule = {r["j2"]: r["marshall_rule"] for r in results}
+    assert rule[0.0] == 1.0 and 0.5 < rule[0.5] < 1.0
+    for j2 in (0.0, 0.5):
+        for m, label in zip(models, ("dilated", "plain", "MLP"), strict=True):
+            mean = np.mean([r["weighted"] for r in results if r["j2"] == j2 and r["model"] == m])
+            named = f"not converged in quick mode: {label} is behind Marshall's rule at J2 = {j2:g}"
+            assert (named in out) == (mean < rule[j2]), (named, out)
     params = {r["model"]: r["params"] for r in results}
     line = f"parameters: dilated {params['dilated']}, plain {params['plain']}, MLP {params['mlp']}"
     assert line in out and params["dilated"] == params["plain"] == 4545, out
-    # Training on eps = 0.1 of the C(16, 8) = 12 870 basis states: 1 287 states; the other
-    # 11 583 are all scored (fewer than --test-states).
-    assert "training states: eps 0.1: 1287" in out and "scored on every unseen state" in out
+    # Training on eps = 0.1 of the C(16, 8) = 12 870 basis states: 1 287 states, drawn from
+    # half the orbits; the test states (the other half) are all scored.
+    assert "training states: eps 0.1: 1287" in out and "scored on every test state" in out
     assert all(r["train_states"] == round(0.1 * math.comb(16, 8)) and r["exact"] for r in results)
     for png in ("accuracy_vs_j2.png", "accuracy_vs_fraction.png"):
         assert (tmp_path / png).stat().st_size > 10_000

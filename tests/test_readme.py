@@ -69,3 +69,15 @@ def test_readme_python_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
         exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
     out = capsys.readouterr().out
     assert "torch.Size([512, 1])" in out and "torch.Size([4096, 1])" in out
+
+
+def test_readme_lists_every_example_and_every_command() -> None:
+    """The README's block of examples and commands runs every script of examples/ and both
+    commands that train and evaluate."""
+    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    block = next(b for b in blocks if "python examples/" in b)
+    listed = re.findall(r"^python examples/(\w+\.py)", block, flags=re.M)
+    assert sorted(listed) == sorted(p.name for p in (ROOT / "examples").glob("*.py"))
+    assert len(listed) == len(set(listed))
+    assert re.search(r"^sgnn train ", block, flags=re.M)
+    assert re.search(r"^sgnn evaluate ", block, flags=re.M)

@@ -7,7 +7,14 @@ policies, from the other arms'), with weights that do not depend on :math:`K`.
 """
 
 from .env import ArmStats, BernoulliBandit, GaussianBandit
-from .learned import SCORER_MODELS, ArmScorer, LearnedPolicy, arm_features, train_policy
+from .learned import (
+    SCORER_MODELS,
+    THOMPSON_SCALE,
+    ArmScorer,
+    LearnedPolicy,
+    arm_features,
+    train_policy,
+)
 from .policies import (
     KLUCB,
     UCB1,
@@ -16,12 +23,14 @@ from .policies import (
     ThompsonSampling,
     argmax_random_ties,
     bernoulli_kl,
+    beta_draw,
     play,
 )
 
 __all__ = [
     "KLUCB",
     "SCORER_MODELS",
+    "THOMPSON_SCALE",
     "UCB1",
     "ArmScorer",
     "ArmStats",
@@ -34,6 +43,7 @@ __all__ = [
     "argmax_random_ties",
     "arm_features",
     "bernoulli_kl",
+    "beta_draw",
     "play",
     "train_policy",
 ]

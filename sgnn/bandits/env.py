@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .._checks import check_positive_int
+from .._checks import check_number, check_positive_int
 from .._device import check_device
 
 __all__ = ["ArmStats", "BernoulliBandit", "GaussianBandit"]
@@ -86,16 +86,14 @@ class GaussianBandit(_Bandit):
     Args:
         num_instances, num_arms, generator, means, device: As in
             :class:`BernoulliBandit`.
-        sigma (float, optional): Reward noise :math:`\sigma > 0`. (default: ``1.0``)
+        sigma (float, optional): Reward noise, finite :math:`\sigma > 0`. (default: ``1.0``)
     """
 
     def __init__(self, num_instances: int, num_arms: int,
                  generator: torch.Generator | None = None, means: Tensor | None = None,
                  device: Any = None, sigma: float = 1.0) -> None:  # fmt: skip
         super().__init__(num_instances, num_arms, generator, means, device)
-        if not isinstance(sigma, (int, float)) or not sigma > 0 or sigma != sigma:
-            raise ValueError(f"sigma must be a positive number, got {sigma!r}")
-        self.sigma = float(sigma)
+        self.sigma = check_number(sigma, "sigma", 0.0, strict=True)
 
     def _reward(self, mu: Tensor) -> Tensor:
         noise = torch.randn(tuple(mu.shape), generator=self.generator, dtype=torch.float64)

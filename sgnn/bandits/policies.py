@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from .._checks import check_positive_int
+from .._device import values_are_checked
 from .env import ArmStats, BernoulliBandit, GaussianBandit
 
 __all__ = [
@@ -99,7 +100,9 @@ def bernoulli_kl(p: Tensor, q: Tensor, eps: float = 1e-12) -> Tensor:
 class KLUCB:
     r"""KL-UCB for Bernoulli rewards (Garivier and Cappé, 2011): the arm maximising
     :math:`\max\{q \ge \hat\mu_a : n_a\, \mathrm{kl}(\hat\mu_a, q) \le \ln t + c \ln\ln t\}`,
-    the bound found by bisection.
+    the bound found by bisection. The bound assumes rewards in :math:`[0, 1]`: an
+    empirical mean outside it raises a ``ValueError`` (checked on the CPU, where reading
+    the statistics costs no synchronisation).
 
     Args:
         c (float, optional): :math:`c \ge 0`; 3 as Garivier and Cappé recommend.
@@ -116,6 +119,15 @@ class KLUCB:
 
     def __call__(self, stats: ArmStats, horizon: int, generator: torch.Generator | None = None
                  ) -> Tensor:  # fmt: skip
+        if values_are_checked(stats.rewards):
+            outside = (stats.rewards < -1e-9 * stats.pulls) | (stats.rewards > (1 + 1e-9)
+                                                                * stats.pulls)  # fmt: skip
+            if bool(outside.any()):
+                mean = float(stats.means[outside][0])
+                raise ValueError(
+                    f"KLUCB assumes rewards in [0, 1] (Bernoulli), but an arm has the mean "
+                    f"reward {mean:g}; use UCB1 or ThompsonSampling(gaussian=True) for "
+                    "rewards outside [0, 1], or rescale them into [0, 1]")
         t = max(stats.t, 1)
         level = math.log(t) + (self.c * math.log(math.log(t)) if t > math.e else 0.0)
         n, mean = stats.pulls.clamp(min=1), stats.means.clamp(0, 1)
@@ -130,11 +142,23 @@ class KLUCB:
         return f"KLUCB(c={self.c})"
 
 
+def beta_draw(a: Tensor, b: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    r"""One draw from :math:`\mathrm{Beta}(a, b)` per entry, as :math:`X / (X + Y)` with
+    :math:`X \sim \Gamma(a)`, :math:`Y \sim \Gamma(b)`; reproducible from ``generator``
+    (torch's gamma sampler takes none: it is seeded from ours, the global RNG left alone)."""
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        x, y = torch._standard_gamma(a.cpu()), torch._standard_gamma(b.cpu())
+    return (x / (x + y)).to(a.device)
+
+
 class ThompsonSampling:
     r"""Thompson sampling (Thompson, 1933). Bernoulli rewards: a Beta(1, 1) prior,
     so arm :math:`a` is scored by a draw from :math:`\mathrm{Beta}(1 + S_a, 1 + n_a -
     S_a)` (:math:`S_a` its total reward). With ``gaussian=True``: a flat prior and
-    unit-variance rewards, draws from :math:`\mathcal{N}(S_a / (n_a + 1), 1 / (n_a + 1))`.
+    unit-variance rewards, so arms never pulled come first, and then draws from
+    :math:`\mathcal{N}(S_a / n_a, 1 / n_a)`, whatever the location of the means.
 
     Args:
         gaussian (bool, optional): The Gaussian-reward posterior. (default: :obj:`False`)
@@ -144,9 +168,11 @@ class ThompsonSampling:
         self.gaussian = bool(gaussian)
 
     def posterior(self, stats: ArmStats) -> tuple[Tensor, Tensor]:
-        """Beta parameters :math:`(\\alpha, \\beta)`, or the Gaussian mean and std."""
+        """Beta parameters :math:`(\\alpha, \\beta)`, or the Gaussian mean and std (for
+        arms never pulled, whose flat posterior is improper: mean 0 and std 1)."""
         if self.gaussian:
-            return stats.rewards / (stats.pulls + 1), 1 / torch.sqrt(stats.pulls + 1)
+            n = stats.pulls.clamp(min=1)
+            return stats.rewards / n, 1 / torch.sqrt(n)
         return 1 + stats.rewards, 1 + stats.pulls - stats.rewards
 
     def __call__(self, stats: ArmStats, horizon: int, generator: torch.Generator | None = None
@@ -154,13 +180,9 @@ class ThompsonSampling:
         a, b = self.posterior(stats)
         if self.gaussian:
             noise = torch.randn(a.shape, generator=generator, dtype=torch.float64)
-            return argmax_random_ties(a + b * noise.to(a.device), generator)
-        # torch's gamma sampler takes no generator: seed it from ours, for reproducibility.
-        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            x, y = torch._standard_gamma(a.cpu()), torch._standard_gamma(b.cpu())
-        return argmax_random_ties((x / (x + y)).to(a.device), generator)
+            return argmax_random_ties(_untried_first(a + b * noise.to(a.device), stats),
+                                      generator)  # fmt: skip
+        return argmax_random_ties(beta_draw(a, b, generator), generator)
 
     def __repr__(self) -> str:
         return f"ThompsonSampling(gaussian={self.gaussian})"

@@ -15,7 +15,7 @@ Commands:
 :func:`build_parser` builds the parser without importing torch or the numba kernels
 (``sgnn --help`` and ``sgnn simulate`` stay light); :func:`main` runs a command and
 returns its exit status (0: done, 1: trained or evaluated but not converged, 2: a user
-error, reported on one line).
+error, reported on one line). ``--help`` of every command gives every option's default.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ._train import dataset, warm_up
+from ._train import dataset, set_threads, warm_up
 
 
 class _NotSettling(Exception):
@@ -40,10 +40,13 @@ def _guard_settling(metric: Callable[[Any, Any], Any], size: int) -> Callable[[A
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from torch_geometric.loader import DataLoader
+    from tqdm import tqdm
 
+    from .._progress import tqdm_disable, tqdm_screen
     from ..tasks import sandpile_metrics, sandpile_model, verify_rule
     from ..train import evaluate, load_checkpoint
 
+    set_threads(args)
     try:
         payload = load_checkpoint(args.checkpoint)
         config = payload["config"]
@@ -78,10 +81,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if "settled" in metrics:
             metrics["settled"] = _guard_settling(metrics["settled"], L)
         values: dict[str, list[Any]] = {name: [] for name in names}
+        # A bar per size on stderr, only on a terminal (and none with --no-progress).
+        batches = tqdm(DataLoader(data, args.batch_size), desc=f"evaluate L={L}",
+                       unit="batch", leave=False,
+                       disable=tqdm_disable(False if args.no_progress else None),
+                       **tqdm_screen())  # fmt: skip
         try:
-            evaluate(model, DataLoader(data, args.batch_size),
-                     {name: _recorded(fn, values[name]) for name, fn in metrics.items()},
-                     progress=False if args.no_progress else None)  # fmt: skip
+            with batches:
+                evaluate(model, batches,
+                         {name: _recorded(fn, values[name]) for name, fn in metrics.items()},
+                         progress=False)  # fmt: skip
         except _NotSettling as err:
             print(f"sgnn evaluate: stopped: {err}", file=sys.stderr)
             return 1

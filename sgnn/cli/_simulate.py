@@ -64,7 +64,7 @@ def run_generate(args: argparse.Namespace) -> int:
     tic = time.perf_counter()
     try:
         dataset = SandpileAvalanches(
-            args.root, args.size, args.num_samples, args.target, args.seed,
+            args.root, args.size, args.num_samples, args.target, args.data_seed,
             num_workers=args.workers, shard=args.shard, num_shards=args.num_shards,
             log=not args.no_progress,
         )  # fmt: skip

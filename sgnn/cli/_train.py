@@ -24,6 +24,14 @@ def dataset(args: argparse.Namespace, size: int, samples: int, seed: int,
                               log=not args.no_progress)  # fmt: skip
 
 
+def set_threads(args: argparse.Namespace) -> None:
+    """torch's CPU threads: ``--threads``, else as many as this process has CPUs (at most 8)
+    unless ``OMP_NUM_THREADS`` says otherwise (:func:`sgnn._device.set_torch_threads`)."""
+    from .._device import set_torch_threads
+
+    set_torch_threads(args.threads)
+
+
 def warm_up(args: argparse.Namespace) -> None:
     """Compile the sandpile kernels the transforms use before the first timed epoch
     (tens of seconds on the first run after an install, then cached)."""
@@ -46,6 +54,7 @@ def run_train(args: argparse.Namespace) -> int:
     )
     from ..train import History, save_checkpoint
 
+    set_threads(args)
     args.target = args.target or "footprint"
     for key, value in SANDPILE_TRAINING[args.model].items():
         if getattr(args, key) is None:

@@ -2,7 +2,7 @@ r"""Lattices and particle sets as PyG graphs, and their coarse-graining hierarch
 
 from .batching import equal_size_batch
 from .datasets import SandpileAvalanches, avalanche_to_data
-from .heisenberg import HeisenbergSigns, spin_batch
+from .heisenberg import HELD_OUT_ORBIT_SHARE, HeisenbergSigns, held_out_orbits, spin_batch
 from .hierarchy import HierarchicalData, Hierarchy, Level, coarse_grain_hierarchy
 from .lattice import (
     DROP_SITE_COLUMN,
@@ -28,6 +28,7 @@ from .transforms import (
 __all__ = [
     "DROP_SITE_COLUMN",
     "HEIGHT_COLUMNS",
+    "HELD_OUT_ORBIT_SHARE",
     "MISSING_COLUMN",
     "AddDilatedEdges",
     "AddHierarchy",
@@ -48,6 +49,7 @@ __all__ = [
     "coarse_grain_hierarchy",
     "data_lattice_shape",
     "equal_size_batch",
+    "held_out_orbits",
     "lattice_graph",
     "lattice_symmetry",
     "particle_hierarchy",

@@ -12,17 +12,35 @@ from torch import Tensor
 from torch_geometric.data import Batch, Data
 
 from .._spins import check_cluster, check_couplings
-from ..magnets import heisenberg_ground_state, marshall_sign
+from ..magnets import canonical_states, heisenberg_ground_state, marshall_sign
 from ..pool import dilated_edge_key
 from .batching import equal_size_batch
 from .lattice import lattice_graph
 from .simulated import SimulatedDataset
 
-__all__ = ["HeisenbergSigns", "spin_batch"]
+__all__ = ["HELD_OUT_ORBIT_SHARE", "HeisenbergSigns", "held_out_orbits", "spin_batch"]
 
 # Bumped whenever the processed content changes meaning.
 _DATASET_VERSION = 1
-_SPLITS = ("train", "test")
+_SPLITS = ("train", "test", "unseen")
+_HOLDOUTS = ("state", "orbit")
+#: Share of the symmetry orbits held out as the test set of ``holdout="orbit"``.
+HELD_OUT_ORBIT_SHARE = 0.5
+
+
+def held_out_orbits(canonical: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Whether each orbit (named by its canonical state) is a test orbit of
+    ``holdout="orbit"``: a random :data:`HELD_OUT_ORBIT_SHARE` of the orbits of the cluster,
+    drawn once per shape, so the same for every coupling, fraction and seed."""
+    shape = check_cluster(shape)
+    canonical = np.asarray(canonical)
+    if not np.issubdtype(canonical.dtype, np.integer):
+        raise TypeError(f"canonical must be integer states (sgnn.magnets.canonical_states), "
+                        f"got dtype {canonical.dtype}")  # fmt: skip
+    names = np.unique(canonical)
+    rng = np.random.default_rng(np.random.SeedSequence([0x0B17, *shape]))
+    held = names[rng.permutation(len(names))[: round(HELD_OUT_ORBIT_SHARE * len(names))]]
+    return np.isin(canonical, held)
 
 
 @lru_cache(maxsize=64)
@@ -86,7 +104,10 @@ class HeisenbergSigns(SimulatedDataset):
         j2 (float, optional): Next-nearest coupling. (default: ``0.0``)
         j1 (float, optional): Nearest-neighbour coupling. (default: ``1.0``)
         fraction (float, optional): :math:`\varepsilon \in (0, 1)`. (default: ``0.01``)
-        split (str, optional): ``"train"`` or ``"test"``. (default: ``"train"``)
+        split (str, optional): ``"train"``, ``"test"`` or ``"unseen"``.
+            (default: ``"train"``)
+        holdout (str, optional): ``"state"`` or ``"orbit"``, see above.
+            (default: ``"state"``)
         seed (int, optional): Seed of the draw; both splits of one seed are disjoint.
             (default: ``0``)
         marshall_rotated (bool, optional): Store the Marshall-rotated sign.
@@ -105,6 +126,7 @@ class HeisenbergSigns(SimulatedDataset):
         j1: float = 1.0,
         fraction: float = 0.01,
         split: str = "train",
+        holdout: str = "state",
         seed: int = 0,
         marshall_rotated: bool = False,
         transform: Callable[[Data], Data] | None = None,
@@ -119,6 +141,9 @@ class HeisenbergSigns(SimulatedDataset):
             raise ValueError(f"fraction must be a float in (0, 1), got {fraction!r}")
         if split not in _SPLITS:
             raise ValueError(f"split must be one of {_SPLITS}, got {split!r}")
+        if holdout not in _HOLDOUTS:
+            raise ValueError(f"holdout must be one of {_HOLDOUTS}, got {holdout!r}")
+        self.holdout = holdout
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
         self.fraction, self.split, self.seed = float(fraction), split, int(seed)
@@ -141,7 +166,8 @@ class HeisenbergSigns(SimulatedDataset):
     def processed_file_names(self) -> str:
         h, w = self.shape
         rotated = "_marshall" if self.marshall_rotated else ""
-        return (f"heisenberg_{self.split}_{h}x{w}_j1={self.j1!r}_j2={self.j2!r}"
+        split = "unseen" if self.split == "test" and self.holdout == "state" else self.split
+        return (f"heisenberg_{split}_{self.holdout}_{h}x{w}_j1={self.j1!r}_j2={self.j2!r}"
                 f"_frac{self.fraction!r}_seed{self.seed}{rotated}"
                 f"_v{_DATASET_VERSION}.pt")  # fmt: skip
 
@@ -155,13 +181,20 @@ class HeisenbergSigns(SimulatedDataset):
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x5E1F]))
         with np.errstate(divide="ignore"):
             keys = np.log(prob) + rng.gumbel(size=dim)
-        train = np.sort(np.argpartition(-keys, count - 1)[:count])
-        if self.split == "train":
-            index = train
+        held = (held_out_orbits(canonical_states(gs.states, self.shape), self.shape)
+                if self.holdout == "orbit" else np.zeros(dim, dtype=bool))  # fmt: skip
+        if self.holdout == "orbit" and self.split == "test":
+            index = np.flatnonzero(held)
         else:
-            keep = np.ones(dim, dtype=bool)
-            keep[train] = False
-            index = np.flatnonzero(keep)
+            keys[held] = -np.inf  # never drawn; the count stays a fraction of the basis
+            count = min(count, dim - int(held.sum()))
+            train = np.sort(np.argpartition(-keys, count - 1)[:count])
+            if self.split == "train":
+                index = train
+            else:
+                keep = np.ones(dim, dtype=bool)
+                keep[train] = False
+                index = np.flatnonzero(keep)
         spins = gs.spins(index).reshape(len(index), -1)
         sign = gs.signs[index]
         if self.marshall_rotated:
@@ -203,5 +236,6 @@ class HeisenbergSigns(SimulatedDataset):
     def __repr__(self) -> str:
         h, w = self.shape
         return (f"{type(self).__name__}({len(self)}, shape=({h}, {w}), j2={self.j2}, "
-                f"fraction={self.fraction}, split={self.split!r}, seed={self.seed}"
+                f"fraction={self.fraction}, split={self.split!r}, holdout={self.holdout!r}, "
+                f"seed={self.seed}"
                 + (", marshall_rotated=True)" if self.marshall_rotated else ")"))  # fmt: skip

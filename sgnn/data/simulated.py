@@ -7,10 +7,11 @@ import os
 import pickle
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 from torch_geometric.data import Data, InMemoryDataset
 
-from .._io import atomic_write
+from .._io import atomic_write, check_cache_root
 
 __all__ = ["SimulatedDataset"]
 
@@ -25,7 +26,12 @@ class SimulatedDataset(InMemoryDataset):
     :class:`~sgnn.data.NBodyCharged`): nothing to download, one processed folder per
     configuration (a subclass's ``processed_file_names`` names it from every parameter
     that changes the content), names tagged by the pre-transform, atomic saves, and
-    corrupt cache files regenerated with a warning."""
+    corrupt cache files regenerated with a warning. A ``root`` that is a file, or lies
+    under one, raises a ``ValueError`` naming it."""
+
+    def __init__(self, root: str, *args: Any, **kwargs: Any) -> None:
+        check_cache_root(root, "root")
+        super().__init__(root, *args, **kwargs)
 
     @property
     def raw_file_names(self) -> list[str]:

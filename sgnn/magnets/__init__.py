@@ -12,12 +12,15 @@ from .heisenberg import (
     symmetry_eigenvalue,
     sz_zero_basis,
 )
+from .symmetry import canonical_states, lattice_symmetries
 
 __all__ = [
     "GroundState",
+    "canonical_states",
     "heisenberg_bonds",
     "heisenberg_ground_state",
     "heisenberg_hamiltonian",
+    "lattice_symmetries",
     "lattice_translation",
     "marshall_sign",
     "state_spins",

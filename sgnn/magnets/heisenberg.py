@@ -15,7 +15,7 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 from tqdm.auto import tqdm
 
 from .._checks import check_lattice_shape
-from .._io import atomic_write
+from .._io import atomic_write, check_cache_root
 from .._memory import check_fits
 from .._progress import tqdm_disable
 from .._spins import MAX_SITES
@@ -267,7 +267,7 @@ def heisenberg_ground_state(shape: tuple[int, int], j1: float = 1.0, j2: float =
     j1, j2 = _check_couplings(j1, j2)
     if not (isinstance(tol, (int, float)) and 0 < tol < 1):
         raise ValueError(f"tol must be a float in (0, 1), got {tol!r}")
-    path = None if root is None else _cache_path(root, shape, j1, j2)
+    path = None if root is None else _cache_path(check_cache_root(root, "root"), shape, j1, j2)
     if path is not None and path.exists():
         cached = _load_cached(path, shape, j1, j2)
         if cached is not None:
@@ -352,11 +352,24 @@ def lattice_translation(shape: tuple[int, int], shift: tuple[int, int]) -> np.nd
     r"""The site permutation of a periodic translation: site :math:`(r, c)` goes to
     :math:`(r + \Delta r, c + \Delta c)` mod the sides.
 
+    Args:
+        shape (tuple[int, int]): :math:`(H, W)`.
+        shift (tuple[int, int]): :math:`(\Delta r, \Delta c)`, ints (a ``TypeError``
+            otherwise: a fractional shift is no lattice symmetry).
+
     Returns:
         numpy.ndarray: int64 ``perm`` with ``perm[i]`` the site that site ``i`` moves to.
     """
     h, w = check_lattice_shape(shape)
-    dr, dc = (int(s) for s in shift)
+    try:
+        steps = tuple(shift)
+    except TypeError:
+        raise TypeError(f"shift must be a pair (dr, dc) of ints, got {shift!r}") from None
+    if len(steps) != 2:
+        raise ValueError(f"shift must be a pair (dr, dc) of ints, got {shift!r}")
+    if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) for s in steps):
+        raise TypeError(f"shift must be a pair (dr, dc) of ints, got {shift!r}")
+    dr, dc = int(steps[0]), int(steps[1])
     r, c = np.divmod(np.arange(h * w), w)
     return ((r + dr) % h) * w + (c + dc) % w
 

@@ -43,6 +43,34 @@ def check_node_features(x: Any, channels: int | None, name: str = "x",
         raise ValueError(f"{name} must have shape ({rows}, {cols}), got {tuple(x.shape)}")
 
 
+def _autocasting(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4: no device argument
+        return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()
+
+
+def check_dtype(expected: torch.dtype, **tensors: Tensor | None) -> None:
+    """Raise ``TypeError`` naming the first keyword tensor whose dtype is not
+    ``expected``, the dtype of the layer's parameters (:obj:`None` values are skipped).
+    Under :func:`torch.autocast` nothing is checked: autocast mixes dtypes on purpose."""
+    for name, tensor in tensors.items():
+        if tensor is None or tensor.dtype == expected or _autocasting(tensor.device.type):
+            continue
+        raise TypeError(f"{name} must have the dtype of the layer's parameters, {expected}, got "
+                        f"{tensor.dtype}; cast it with {name}.to({expected}), or the layer with "
+                        f".to({tensor.dtype})")  # fmt: skip
+
+
+def check_finite(tensor: Tensor, name: str) -> None:
+    """Raise ``ValueError`` naming ``name`` if ``tensor`` holds NaN or inf, where its
+    values are checked (:func:`~sgnn._device.values_are_checked`: on the CPU, outside
+    :func:`torch.compile`); elsewhere NaN propagates to the outputs."""
+    if tensor.numel() and values_are_checked(tensor) and not bool(torch.isfinite(tensor).all()):
+        row = int((~torch.isfinite(tensor)).reshape(tensor.size(0), -1).any(dim=1).nonzero()[0, 0])
+        raise ValueError(f"{name} must be finite, got NaN or inf in row {row}")
+
+
 def check_edge_index(edge_index: Any, num_nodes: int, name: str = "edge_index") -> None:
     """Raise unless ``edge_index`` is an integer ``(2, E)`` tensor with entries in
     ``0..num_nodes-1``, or a square sparse adjacency of ``num_nodes`` rows."""

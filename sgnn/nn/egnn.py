@@ -9,7 +9,7 @@ from torch import Tensor
 from torch.nn import Linear, Module, ModuleList, SiLU
 
 from .._checks import check_positive_int
-from ._checks import check_channels
+from ._checks import check_channels, check_dtype, check_node_features
 from ._mlp import mlp
 from ._reset import reset_children
 from .egnn_conv import EGNNConv
@@ -82,6 +82,8 @@ class EGNN(Module):
         check_channels(in_channels=in_channels, hidden_channels=hidden_channels)
         if out_channels is not None:
             check_channels(out_channels=out_channels)
+        if graph_channels is not None:
+            check_channels(graph_channels=graph_channels)
         check_positive_int(num_layers, "num_layers")
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
@@ -113,6 +115,8 @@ class EGNN(Module):
         vel: Tensor | None = None,
         batch: Tensor | None = None,
     ) -> EGNNOutput:
+        check_node_features(x, self.in_channels, "x")
+        check_dtype(self.embedding.weight.dtype, x=x)
         h = self.embedding(x)
         vel_init, vel_out = vel, None
         for conv in self.convs:

@@ -13,7 +13,7 @@ from torch_geometric.typing import Adj
 from torch_geometric.utils import scatter
 
 from .._checks import check_number
-from ._checks import AGGRS, check_channels, check_choice
+from ._checks import AGGRS, check_channels, check_choice, check_dtype, check_finite
 from ._reset import reset_children
 from .chunked import ChunkedMessagePassing
 
@@ -105,6 +105,11 @@ class EGNNConv(ChunkedMessagePassing):
             update. (default: ``"sum"``)
         **kwargs (optional): Additional arguments of
             :class:`torch_geometric.nn.conv.MessagePassing` (``flow``).
+
+    ``x``, ``pos`` and ``vel`` must have the dtype of the parameters (a ``TypeError``
+    otherwise, except under :func:`torch.autocast`). Non-finite ``pos`` raises a
+    ``ValueError`` where values are checked (on the CPU, outside :func:`torch.compile`);
+    NaN or inf in the features is not checked and propagates to the outputs.
 
     Shapes:
         - **input:** node features :math:`(N, F)`, positions :math:`(N, n)`,
@@ -213,6 +218,8 @@ class EGNNConv(ChunkedMessagePassing):
         if not self.velocity and vel is not None:
             raise ValueError("vel is given, but this layer has velocity=False; build "
                              "EGNNConv(..., velocity=True) to update velocities")  # fmt: skip
+        check_dtype(self.edge_lin1.weight.dtype, x=x, pos=pos, vel=vel)
+        check_finite(pos, "pos")
         n = x.size(0)
         adj, dst = self.adjacency(edge_index, n)
         num_edges = dst.numel()

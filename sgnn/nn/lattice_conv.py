@@ -9,7 +9,7 @@ from torch import Tensor
 from torch.nn import Module, SiLU
 from torch_geometric.typing import Adj
 
-from ._checks import AGGRS, check_choice
+from ._checks import AGGRS, check_choice, check_dtype
 from ._pair_message import PairMessagePassing
 
 __all__ = ["LatticeConv"]
@@ -48,6 +48,9 @@ class LatticeConv(PairMessagePassing):
         **kwargs (optional): Additional arguments of
             :class:`torch_geometric.nn.conv.MessagePassing` (``flow``).
 
+    ``x`` must have the dtype of the parameters (a ``TypeError`` otherwise, except
+    under :func:`torch.autocast`); its values are not checked: NaN propagates.
+
     Shapes:
         - **input:** node features :math:`(N, F_{in})`, ``edge_index``
           :math:`(2, E)`
@@ -69,6 +72,8 @@ class LatticeConv(PairMessagePassing):
         self.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Adj) -> Tensor:
+        if isinstance(x, Tensor):
+            check_dtype(self.lin_root.weight.dtype, x=x)
         return self.propagate_pairs(x, edge_index)
 
     def __repr__(self) -> str:

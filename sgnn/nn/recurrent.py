@@ -74,6 +74,15 @@ class Recurrent(Module):
     every graph runs exactly that many iterations (training with random
     iteration counts).
 
+    **Non-finite states.** A graph whose state or block output becomes NaN or
+    inf (from ``x``, the initial state or the block) stops at that iteration,
+    and the call then raises a ``ValueError`` naming the graph and the
+    iteration, instead of running out its budget and reporting it unconverged.
+    The check runs on every device, with no extra synchronisation per
+    iteration. A block whose output is not as wide as the state raises a
+    ``ValueError`` at construction (from ``block.out_channels``, when it has
+    one) or at the first iteration.
+
     **Sparse iteration.** If the block's receptive field is ``num_hops``
     hops (an attribute of the block, or the argument), a node whose
     ``num_hops``-neighbourhood did not change in the last iteration would
@@ -153,6 +162,11 @@ class Recurrent(Module):
         max_iters = check_int(max_iters, "max_iters", optional=True)
         hops = num_hops if num_hops is not None else getattr(block, "num_hops", None)
         hops = check_int(hops, "num_hops", optional=True)
+        width = getattr(block, "out_channels", None)
+        if isinstance(width, int) and not isinstance(width, bool) and width != sum(groups):
+            raise ValueError(f"block returns out_channels={width} per node but state_channels "
+                             f"is {sum(groups)}; the block's output must be as wide as the "
+                             "state")  # fmt: skip
         self.block = block
         self.init = init
         self.head = head
@@ -167,6 +181,11 @@ class Recurrent(Module):
     # ----------------------------------------------------------------- helpers
     def step(self, state: Tensor, u: Tensor) -> Tensor:
         """One update :math:`U(s, D(u))` of the state, group by group."""
+        if not isinstance(u, Tensor) or u.shape != state.shape:
+            got = tuple(u.shape) if isinstance(u, Tensor) else type(u).__name__
+            raise ValueError(f"the block must return one row of state_channels="
+                             f"{self.state_channels} per node, shape {tuple(state.shape)}, "
+                             f"got {got}")  # fmt: skip
         if len(self.groups) == 1:
             return combine(state, discretize(u, self.discretize[0]), self.update[0])
         parts = []
@@ -275,11 +294,14 @@ class Recurrent(Module):
                    kwargs: dict[str, Any]) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
         iterations = torch.zeros(num_graphs, dtype=torch.long, device=x.device)
         converged = torch.zeros(num_graphs, dtype=torch.bool, device=x.device)
+        failed = torch.zeros(num_graphs, dtype=torch.long, device=x.device)
         stopped = limits <= 0
         t = 0
         while not bool(stopped.all()):
-            new = self.step(state, self.block(x, state, edge_index, **kwargs))
-            change = _graph_max((new - state).detach().abs().amax(dim=1), batch, num_graphs)
+            u = self.block(x, state, edge_index, **kwargs)
+            new = self.step(state, u)
+            diff = (new - state).detach().abs().amax(dim=1)
+            change = _graph_max(diff, batch, num_graphs)
             running = ~stopped
             if tol >= 0:
                 new = torch.where(stopped[batch, None], state, new)
@@ -287,8 +309,10 @@ class Recurrent(Module):
             t += 1
             converged, stopped = _count_iteration(running, change, tol, iterations, converged,
                                                   stopped, limits)  # fmt: skip
+            stopped = _stop_non_finite(u, diff, batch, num_graphs, running, failed, t, stopped)
             if callback is not None:
                 callback(t, state)
+        _raise_if_non_finite(failed)
         return state, iterations, converged
 
     def _run_sparse(self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int,
@@ -301,6 +325,7 @@ class Recurrent(Module):
         state = state.clone()
         iterations = torch.zeros(num_graphs, dtype=torch.long, device=x.device)
         converged = torch.zeros(num_graphs, dtype=torch.bool, device=x.device)
+        failed = torch.zeros(num_graphs, dtype=torch.long, device=x.device)
         stopped = limits <= 0
         active = torch.arange(n, device=x.device)  # everything, the first time
         local = torch.full((n,), -1, dtype=torch.long, device=x.device)
@@ -310,7 +335,8 @@ class Recurrent(Module):
             running = ~stopped
             if t == 0 and active.numel() == n:  # everything is active: no subgraph to cut
                 old = state.clone()
-                new = self.step(old, self.block(x, state, edge_index, **kwargs))
+                u = self.block(x, state, edge_index, **kwargs)
+                new = self.step(old, u)
             elif active.numel():
                 graph = graph or Adjacency(edge_index, n)
                 nodes, edges = graph.upstream(active, hops)
@@ -321,7 +347,8 @@ class Recurrent(Module):
                 rows = local[active]
                 local[nodes] = -1
                 old = state[active]
-                new = self.step(old, u[rows])
+                u = u[rows]
+                new = self.step(old, u)
             if active.numel():
                 diff = (new - old).abs().amax(dim=1)
                 state[active] = new
@@ -333,6 +360,9 @@ class Recurrent(Module):
             t += 1
             converged, stopped = _count_iteration(running, change, tol, iterations, converged,
                                                   stopped, limits)  # fmt: skip
+            if active.numel():
+                stopped = _stop_non_finite(u, diff, batch[active], num_graphs, running, failed,
+                                           t, stopped)  # fmt: skip
             if callback is not None:
                 callback(t, state)
             if changed.numel() and not bool(stopped.all()):
@@ -340,6 +370,7 @@ class Recurrent(Module):
                 active = graph.downstream(changed, hops)
             else:
                 active = changed
+        _raise_if_non_finite(failed)
         return state, iterations, converged
 
     def __repr__(self) -> str:
@@ -355,6 +386,28 @@ class Recurrent(Module):
 def _graph_max(values: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
     out = values.new_zeros(num_graphs)
     return out.scatter_reduce(0, batch, values, "amax", include_self=True)
+
+
+def _stop_non_finite(u: Tensor, diff: Tensor, batch: Tensor, num_graphs: int,
+                     running: Tensor, failed: Tensor, t: int,
+                     stopped: Tensor) -> Tensor:  # fmt: skip
+    """Stop the running graphs where the block's output ``u`` or the state's change
+    ``diff`` (the largest of every node) is NaN or inf, on the nodes ``batch`` assigns (a
+    discretisation would hide a NaN output: ``[NaN > 0]`` is 0), recording the iteration
+    ``t`` in ``failed`` (in place); on the device, without a synchronisation."""
+    node = ~(torch.isfinite(u.detach()).all(dim=1) & torch.isfinite(diff))
+    bad = running & (_graph_max(node.to(diff.dtype), batch, num_graphs) > 0)
+    failed.masked_fill_(bad & (failed == 0), t)
+    return stopped | bad
+
+
+def _raise_if_non_finite(failed: Tensor) -> None:
+    """The ``ValueError`` of the first graph whose state became NaN or inf, if any."""
+    if bool((failed > 0).any()):
+        graph = int((failed > 0).nonzero()[0, 0])
+        raise ValueError(f"Recurrent: the block's output or the state of graph {graph} became "
+                         f"non-finite (NaN or inf) at iteration {int(failed[graph])}; check x, "
+                         "the initial state and the block for NaN or inf")  # fmt: skip
 
 
 def _count_iteration(running: Tensor, change: Tensor, tol: float, iterations: Tensor,

@@ -16,7 +16,8 @@
 * photonic band gaps from unit cells: the invariant multiscale model and its
   comparisons (:func:`bandgap_model`): ``photonic``;
 * the sign structure of frustrated magnets (:func:`sign_model`,
-  :func:`train_sign_model`): ``magnetic``.
+  :func:`train_sign_model`): ``magnetic``; restarts selected on held-out orbits
+  (:func:`fit_sign_model`): ``sign_protocol``.
 """
 
 from ._recurrence import lattice_diameter
@@ -72,6 +73,7 @@ from .sandpile_losses import (
 )
 from .sandpile_recurrent import FootprintAutomaton, RGRecurrent
 from .sandpile_rules import topple_cases
+from .sign_protocol import SignFit, fit_sign_model, orbit_validation_split
 from .topple_automaton import ToppleAutomaton
 from .wave_hazard import WaveHazard
 
@@ -91,12 +93,14 @@ __all__ = [
     "RGRecurrent",
     "RuleVerification",
     "ScaledPermittivity",
+    "SignFit",
     "SpinMLP",
     "ToppleAutomaton",
     "WaveHazard",
     "bandgap_model",
     "bandgap_transform",
     "count_cases",
+    "fit_sign_model",
     "footprint_criterion",
     "footprint_exact",
     "footprint_f1",
@@ -108,6 +112,7 @@ __all__ = [
     "multi_wave",
     "multisets",
     "node_outputs",
+    "orbit_validation_split",
     "predicted_avalanche_size",
     "relative_size_error",
     "sandpile_loss",

@@ -17,7 +17,7 @@ from torch_geometric.nn.inits import reset
 from torch_geometric.profile import count_parameters
 from tqdm.auto import tqdm
 
-from .._checks import check_positive_int
+from .._checks import check_lattice_shape, check_positive_int
 from .._progress import tqdm_disable
 from ..data.heisenberg import HeisenbergSigns, spin_batch
 from ..nn import LatticeGNN
@@ -133,11 +133,26 @@ def sign_logits(
 ) -> Tensor:
     """The model's logit for each spin image of ``spins`` (:math:`(M, HW)`), in batches of
     :func:`~sgnn.data.spin_batch` without gradients; ``dilations`` are the edge sets to
-    attach."""
+    attach.
+
+    Raises:
+        ValueError: If the model is built for another number of sites than
+            :math:`H W` (a :class:`SpinMLP`), or returns other than one logit per state.
+    """
+    h, w = check_lattice_shape(shape)
+    sites = getattr(model, "num_sites", None)
+    if isinstance(sites, int) and sites != h * w:
+        raise ValueError(f"model is built for num_sites={sites} but shape {(h, w)} has "
+                         f"{h * w} sites; build it with sign_model(name, {h * w})")  # fmt: skip
     out = []
     with torch.no_grad():
         for part in spins.split(check_positive_int(batch_size, "batch_size")):
-            out.append(model(spin_batch(part, shape, dilations)).view(-1))
+            logits = model(spin_batch(part, shape, dilations)).view(-1)
+            if logits.numel() != part.size(0):
+                raise ValueError(f"model returned {logits.numel()} logits for {part.size(0)} "
+                                 f"states of shape {(h, w)}; a sign model must return one "
+                                 "logit per state")  # fmt: skip
+            out.append(logits)
     return torch.cat(out) if out else torch.empty(0)
 
 

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from .._checks import check_positive_int
 from ..data.hierarchy import coarse_grain_hierarchy
 from ..data.lattice import check_lattice_shape, data_lattice_shape
 from ..data.transforms import LatticeSymmetry, lattice_symmetry
@@ -42,12 +43,14 @@ def random_orthogonal(n: int, generator: torch.Generator, reflection: bool | Non
     r"""A random :math:`n \times n` orthogonal matrix (Haar measure on :math:`O(n)`).
 
     Args:
-        n (int): Dimension.
+        n (int): Dimension, a positive int (a ``TypeError`` or ``ValueError`` naming
+            ``n`` otherwise).
         generator (torch.Generator): Source of randomness.
         reflection (bool, optional): Force :math:`\det = -1` (:obj:`True`) or
             :math:`+1` (:obj:`False`). (default: :obj:`None`, either)
         dtype (torch.dtype, optional): (default: ``torch.float64``)
     """
+    n = check_positive_int(n, "n")
     a = torch.randn(n, n, generator=generator, dtype=torch.float64)
     q, r = torch.linalg.qr(a)
     q = q * torch.sign(torch.diagonal(r))  # the sign fix makes the distribution Haar

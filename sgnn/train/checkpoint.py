@@ -44,6 +44,11 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,
 
     Loads the weights into ``model`` if given (strictly) and returns the whole
     payload: ``state_dict``, ``config`` and any extras.
+
+    Raises:
+        ValueError: If the file is no sgnn checkpoint, or its weights do not fit
+            ``model``: the message says what the checkpoint's config describes and
+            summarises the mismatch (counts, and the first few keys and shapes).
     """
     check_device(map_location, "map_location")
     if not Path(path).is_file():
@@ -56,5 +61,51 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,
     if not isinstance(payload, dict) or "state_dict" not in payload:
         raise ValueError(f"{path} is not an sgnn checkpoint (no state_dict)")
     if model is not None:
-        unwrap_model(model).load_state_dict(payload["state_dict"])
+        _load_weights(unwrap_model(model), payload, path)
     return payload
+
+
+#: Keys of each kind named in a mismatch message; the rest are counted.
+_SHOWN = 3
+
+
+def _load_weights(model: torch.nn.Module, payload: dict[str, Any], path: str | Path) -> None:
+    """``model.load_state_dict`` (strict), or a ``ValueError`` that says what the checkpoint
+    holds and summarises the mismatch instead of listing every parameter."""
+    saved, own = payload["state_dict"], model.state_dict()
+    missing = [k for k in own if k not in saved]
+    unexpected = [k for k in saved if k not in own]
+    reshaped = [f"{k} {tuple(saved[k].shape)} in the checkpoint, {tuple(v.shape)} in the model"
+                for k, v in own.items()
+                if k in saved and isinstance(v, torch.Tensor) and isinstance(saved[k], torch.Tensor)
+                and not isinstance(v, torch.nn.parameter.UninitializedTensorMixin)
+                and saved[k].shape != v.shape]  # fmt: skip
+    problems = [f"{len(keys)} {what} ({'; '.join(keys[:_SHOWN])}"
+                f"{'; ...' if len(keys) > _SHOWN else ''})"
+                for what, keys in (("tensors of another shape", reshaped),
+                                   ("keys missing from the checkpoint", missing),
+                                   ("keys the model does not have", unexpected))
+                if keys]  # fmt: skip
+    if not problems:
+        try:
+            model.load_state_dict(saved)
+            return
+        except RuntimeError as err:
+            problems = [str(err).splitlines()[0]]
+    raise ValueError(f"{path} does not fit this {type(model).__name__}: {', '.join(problems)}. "
+                     f"{_describe(payload.get('config'))}")  # fmt: skip
+
+
+def _describe(config: Any) -> str:
+    """What the checkpoint's config says it is, and how to build a model that fits."""
+    if not isinstance(config, dict) or not config:
+        return ("The checkpoint has no config; build the model with the sizes it was trained "
+                "with")  # fmt: skip
+    text = json.dumps(config)
+    text = text if len(text) <= 300 else text[:297] + "..."
+    how = "build the model from that config, or pass the right sizes"
+    if {"model", "target", "hidden_channels"} <= set(config):
+        how = (f"build the model with sgnn.tasks.sandpile_model({config['model']!r}, "
+               f"{config['target']!r}, {config['hidden_channels']!r}), or pass the right sizes")
+    return (f"This checkpoint is a model of config {text}; {how} (if the config matches "
+            "the model, the checkpoint's weights disagree with its own config)")

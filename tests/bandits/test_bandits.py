@@ -179,6 +179,29 @@ def test_bad_arguments_are_refused() -> None:
         play(Greedy(), BernoulliBandit(1, 2), 0)
 
 
+def test_gaussian_thompson_has_a_flat_prior_wherever_the_means_lie() -> None:
+    """Means in [5, 7]: the Gaussian posterior must not drag untried or little-tried arms
+    towards 0 (it once pulled the worst arm for ever, the maximum regret)."""
+    means = 5 + 2 * torch.rand(300, 5, generator=gen(3), dtype=torch.float64)
+    thompson = play(ThompsonSampling(gaussian=True), GaussianBandit(300, 5, gen(4), means=means),
+                    200, gen(5))  # fmt: skip
+    uniform = play(EpsilonGreedy(1.0), GaussianBandit(300, 5, gen(4), means=means), 200, gen(5))
+    assert float(thompson.mean()) < 0.35 * float(uniform.mean()), (thompson.mean(), uniform.mean())
+    one = GaussianBandit(1, 3, gen(0), means=torch.tensor([[5.0, 6.0, 7.0]], dtype=torch.float64))
+    assert float(play(ThompsonSampling(gaussian=True), one, 50, gen(1))) < 50
+
+
+def test_gaussian_sigma_and_klucb_reward_range_are_checked() -> None:
+    for sigma in (math.inf, math.nan, 0.0, -1.0):
+        with pytest.raises(ValueError, match="sigma must be a finite number > 0"):
+            GaussianBandit(1, 3, sigma=sigma)
+    with pytest.raises(TypeError, match="sigma"):
+        GaussianBandit(1, 3, sigma="1")  # type: ignore[arg-type]
+    means = torch.tensor([[5.0, 6.0, 7.0]], dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"KLUCB assumes rewards in \[0, 1\]"):
+        play(KLUCB(), GaussianBandit(1, 3, gen(0), means=means), 10, gen(1))
+
+
 @pytest.mark.parametrize("structure", ["index", "deepsets", "pairwise"])
 def test_learned_policies_are_permutation_equivariant_over_arms(structure: str) -> None:
     torch.manual_seed(0)

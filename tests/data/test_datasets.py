@@ -158,3 +158,17 @@ def test_a_corrupt_cache_file_is_named_and_regenerated(tmp_path: Path, damage: s
         again = SandpileAvalanches(str(tmp_path), 5, 4, seed=3, num_workers=0, log=False)
     assert [torch.equal(a.x, b.x) for a, b in zip(first, again, strict=True)] == [True] * 4
     assert path.read_bytes() != b""
+
+
+def test_a_root_under_a_file_names_root(tmp_path: Path) -> None:
+    """Every SimulatedDataset checks its root before PyG's makedirs fails with a bare
+    NotADirectoryError."""
+    from sgnn.data import NBodyCharged
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    for root in (blocker, blocker / "data", blocker / "data" / "deeper"):
+        with pytest.raises(ValueError, match=r"root .* (is a file|is under a file)"):
+            SandpileAvalanches(str(root), 8, 4, log=False)
+    with pytest.raises(ValueError, match=r"root .* is under a file"):
+        NBodyCharged(str(blocker / "data"), num_samples=2, log=False)

@@ -165,3 +165,20 @@ def test_bad_states_and_permutations() -> None:
     with pytest.raises(ValueError, match="num_sites must be even"):
         sz_zero_basis(7)
     assert isinstance(heisenberg_hamiltonian((2, 4), progress=False), scipy.sparse.csr_matrix)
+
+
+def test_translation_shift_must_be_integer() -> None:
+    for shift in ((1.5, 0), (1.0, 0), (True, 0)):
+        with pytest.raises(TypeError, match=r"shift must be a pair \(dr, dc\) of ints"):
+            lattice_translation((4, 4), shift)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="shift must be a pair"):
+        lattice_translation((4, 4), (1, 0, 0))  # type: ignore[arg-type]
+    np.testing.assert_array_equal(lattice_translation((2, 2), (np.int64(1), -1)), [3, 2, 1, 0])
+
+
+def test_cache_root_under_a_file_names_root(tmp_path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    for root in (blocker, blocker / "data"):
+        with pytest.raises(ValueError, match=r"root .* (is a file|is under a file)"):
+            heisenberg_ground_state((2, 4), root=root, progress=False)

@@ -82,6 +82,60 @@ def test_channel_counts_must_be_positive_ints(channels: object) -> None:
         EGNN(4, channels, 2)  # type: ignore[arg-type]
 
 
+def test_egnn_conv_refuses_non_finite_positions_but_lets_feature_nan_propagate() -> None:
+    """The NaN policy: positions are checked (cheap, on the CPU), features are not."""
+    x, edge_index = _graph()
+    conv = EGNNConv(3, 3)
+    for bad in (float("nan"), float("inf")):
+        pos = torch.randn(5, 2)
+        pos[3, 1] = bad
+        with pytest.raises(ValueError, match="pos must be finite, got NaN or inf in row 3"):
+            conv(x, pos, edge_index)
+    x_nan = x.clone()
+    x_nan[edge_index[0, 0], 0] = float("nan")
+    h, _ = conv(x_nan, torch.randn(5, 2), edge_index)
+    assert torch.isnan(h).any()
+
+
+def test_inputs_of_another_dtype_than_the_parameters_name_the_argument() -> None:
+    x, edge_index = _graph()
+    pos = torch.randn(5, 2)
+    conv = EGNNConv(3, 3)
+    for dtype in (torch.float16, torch.float64):
+        with pytest.raises(TypeError, match=rf"x must have the dtype of the layer's parameters, "
+                           rf"torch.float32, got {dtype}"):  # fmt: skip
+            conv(x.to(dtype), pos, edge_index)
+        with pytest.raises(TypeError, match=rf"pos must have the dtype .*got {dtype}"):
+            conv(x, pos.to(dtype), edge_index)
+        with pytest.raises(TypeError, match=rf"x must have the dtype .*got {dtype}"):
+            LatticeConv(3, 4)(x.to(dtype), edge_index)
+        with pytest.raises(TypeError, match=rf"x must have the dtype .*got {dtype}"):
+            EGNN(3, 4, 1)(x.to(dtype), pos, edge_index)
+    # A layer cast to the input's dtype runs, and autocast's mixed dtypes are left alone.
+    assert conv.double()(x.double(), pos.double(), edge_index)[0].dtype == torch.float64
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert LatticeConv(3, 4)(x.bfloat16(), edge_index).shape == (5, 4)
+
+
+# Constructor probes of every layer: a bad size raises an error naming the argument,
+# never torch's negative-dimension error. Add new layers here.
+BAD_SIZES = [
+    (lambda: EGNNConv(8, 8, hidden_channels=-3), "hidden_channels"),
+    (lambda: EGNNConv(8, 8, edge_dim=-1), "edge_dim"),
+    (lambda: EGNN(8, 8, 2, graph_channels=-3), "graph_channels"),
+    (lambda: EGNN(8, 8, 0), "num_layers"),
+    (lambda: LatticeConv(8, -1), "out_channels"),
+    (lambda: LatticeGNN(8, 8, -2), "out_channels"),
+    (lambda: PairwiseSetConv(-8, 8), "in_channels"),
+]
+
+
+@pytest.mark.parametrize(("build", "name"), BAD_SIZES)
+def test_negative_sizes_name_the_argument(build, name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        build()
+
+
 def test_valid_inputs_still_run() -> None:
     x, edge_index = _graph()
     assert EGNNConv(3, 3)(x, torch.randn(5, 2), edge_index)[0].shape == (5, 3)

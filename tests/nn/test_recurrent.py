@@ -289,3 +289,44 @@ def test_graph_diameter_bound() -> None:
     assert graph_diameter_bound(path, batch).tolist() == [4.0, 2.0]
     broken = torch.tensor([[0, 1], [1, 0]])
     assert graph_diameter_bound(broken, torch.zeros(3, dtype=torch.long)).tolist() == [3.0]
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_a_non_finite_state_is_reported_with_its_graph_and_iteration(sparse: bool) -> None:
+    """NaN in x once ran the whole budget and came back "not converged"; a step
+    discretisation even hid it ([NaN > 0] is 0)."""
+    torch.manual_seed(0)
+    edge_index, _ = lattice_graph((3, 3))
+    edges = torch.cat([edge_index, edge_index + 9], dim=1)
+    batch = torch.arange(2).repeat_interleave(9)
+    x = torch.randn(18, 6)
+    rec = Recurrent(AutomatonConv(6, 2, hidden_channels=4), 2, update="max", discretize="step",
+                    max_iters=50, num_hops=1)  # fmt: skip
+    with torch.no_grad():
+        assert rec(x, edges, batch, sparse=sparse).converged.all()
+        bad = x.clone()
+        bad[13, 2] = float("nan")
+        with pytest.raises(ValueError, match="state of graph 1 became non-finite "
+                           r"\(NaN or inf\) at iteration 1"):  # fmt: skip
+            rec(bad, edges, batch, sparse=sparse)
+        state = torch.zeros(18, 2)
+        state[2, 0] = float("inf")
+        plain = Recurrent(AutomatonConv(6, 2, hidden_channels=4), 2, max_iters=50, num_hops=1)
+        with pytest.raises(ValueError, match="state of graph 0 became non-finite"):
+            plain(x, edges, batch, state=state, sparse=sparse)
+
+
+def test_a_block_of_another_width_than_the_state_is_refused() -> None:
+    edge_index, _ = lattice_graph((3, 3))
+    with pytest.raises(ValueError, match="block returns out_channels=3 per node but "
+                       "state_channels is 4"):  # fmt: skip
+        Recurrent(AutomatonConv(2, 4, out_channels=3), 4)
+
+    class Narrow(torch.nn.Module):  # no out_channels: found at the first iteration
+        def forward(self, x: torch.Tensor, state: torch.Tensor, edge_index: torch.Tensor
+                    ) -> torch.Tensor:  # fmt: skip
+            return state[:, :3]
+
+    with pytest.raises(ValueError, match=r"the block must return one row of state_channels=4 "
+                       r"per node, shape \(9, 4\), got \(9, 3\)"):  # fmt: skip
+        Recurrent(Narrow(), 4)(torch.randn(9, 2), edge_index)

@@ -132,6 +132,21 @@ def test_spin_mlp_shapes() -> None:
         SpinMLP(16, 8, num_layers=1)
 
 
+def test_sign_logits_refuses_a_model_of_another_size() -> None:
+    """An MLP built for 8 sites once read 5 states of 16 spins as 10 states of 8."""
+    spins = torch.ones(5, 16)
+    with pytest.raises(ValueError, match=r"num_sites=8 but shape \(4, 4\) has 16 sites"):
+        sign_logits(sign_model("mlp", 8), spins, (4, 4))
+
+    class Pairs(torch.nn.Module):  # any model returning other than one logit per state
+        def forward(self, data: Batch) -> torch.Tensor:
+            return data.x.view(-1, 8).sum(dim=1)
+
+    with pytest.raises(ValueError, match="returned 10 logits for 5 states"):
+        sign_logits(Pairs(), spins, (4, 4))
+    assert sign_logits(sign_model("mlp", 16), spins, (4, 4)).shape == (5,)
+
+
 def test_sign_accuracy_by_hand() -> None:
     logits = torch.tensor([2.0, -1.0, 0.5, -3.0, 1.0])
     sign = torch.tensor([1, 1, -1, -1, 0])

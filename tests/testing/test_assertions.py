@@ -178,6 +178,15 @@ def test_random_orthogonal(n: int) -> None:
         assert float(torch.det(q)) == pytest.approx(-1.0 if reflection else 1.0)
 
 
+def test_random_orthogonal_names_a_bad_dimension() -> None:
+    gen = torch.Generator().manual_seed(0)
+    for n in (-2, 0):
+        with pytest.raises(ValueError, match="n must be a positive int"):
+            random_orthogonal(n, gen)
+    with pytest.raises(TypeError, match="n must be a positive int"):
+        random_orthogonal(2.5, gen)  # type: ignore[arg-type]
+
+
 def test_random_orthogonal_is_haar_distributed() -> None:
     # Kolmogorov-Smirnov tests against two exact Haar marginals (2000 draws each; each
     # fails the uncorrected QR, whose first column always points away from a's).

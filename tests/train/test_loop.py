@@ -294,3 +294,30 @@ def test_progress_has_one_meaning(capsys) -> None:
     assert "toy" in capsys.readouterr().err
     evaluate(model, loader, {"loss": mse_metric}, progress=True, forward=call)
     assert "evaluate" in capsys.readouterr().err
+
+
+def test_load_checkpoint_into_a_model_of_another_shape_says_what_the_checkpoint_is(
+        tmp_path: Path) -> None:  # fmt: skip
+    from sgnn.nn import EGNN
+
+    path = tmp_path / "c.pt"
+    config = {"model": "gnn", "target": "footprint", "hidden_channels": 16}
+    save_checkpoint(path, EGNN(4, 16, 2), config)
+    # Other sizes: a summary (counts, the first keys and shapes), not a wall of names.
+    with pytest.raises(ValueError, match=r"does not fit this EGNN: 28 tensors of another shape "
+                       r"\(embedding\.weight \(16, 4\) in the checkpoint, \(8, 4\) in the model"
+                       ) as err:  # fmt: skip
+        load_checkpoint(path, EGNN(4, 8, 2))
+    message = str(err.value)
+    assert "This checkpoint is a model of config" in message and '"hidden_channels": 16' in message
+    assert "sgnn.tasks.sandpile_model('gnn', 'footprint', 16)" in message
+    assert message.count("convs.") <= 3 and "; ..." in message
+    with pytest.raises(ValueError, match=r"11 keys missing from the checkpoint \(convs\.2\."):
+        load_checkpoint(path, EGNN(4, 16, 3))
+    # Weights that disagree with their own config: the same summary, in both directions.
+    save_checkpoint(path, torch.nn.Linear(2, 2), {"in": 2, "out": 3})
+    with pytest.raises(ValueError, match=r"2 tensors of another shape .*config \{\"in\": 2, "
+                       r"\"out\": 3\}; build the model from that config"):  # fmt: skip
+        load_checkpoint(path, torch.nn.Linear(2, 3))
+    with pytest.raises(ValueError, match=r"2 keys missing .*2 keys the model does not have"):
+        load_checkpoint(path, torch.nn.Sequential(torch.nn.Linear(2, 2)))
