@@ -20,20 +20,28 @@ def check_positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+def check_int_pair(value: Any, name: str, form: str) -> tuple[int, int]:
+    """``value`` as two Python ints, or a ``TypeError``/``ValueError`` saying that
+    ``name`` must be ``form`` (e.g. ``"a pair (dr, dc) of ints"``)."""
+    try:
+        pair = tuple(value)
+    except TypeError:
+        raise TypeError(f"{name} must be {form}, got {value!r}") from None
+    if len(pair) != 2:
+        raise ValueError(f"{name} must be {form}, got {value!r}")
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in pair):
+        raise TypeError(f"{name} must be {form}, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
 def check_lattice_shape(shape: Any, name: str = "shape") -> tuple[int, int]:
     """``(H, W)`` as two positive Python ints, or a ``TypeError``/``ValueError``
     naming the argument."""
-    try:
-        dims = tuple(shape)
-    except TypeError:
-        raise TypeError(f"{name} must be a pair (H, W) of positive ints, got {shape!r}") from None
-    if len(dims) != 2:
-        raise ValueError(f"{name} must be a pair (H, W) of positive ints, got {shape!r}")
-    if any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) for d in dims):
-        raise TypeError(f"{name} must be a pair (H, W) of positive ints, got {shape!r}")
+    form = "a pair (H, W) of positive ints"
+    dims = check_int_pair(shape, name, form)
     if min(dims) < 1:
-        raise ValueError(f"{name} must be a pair (H, W) of positive ints, got {shape!r}")
-    return int(dims[0]), int(dims[1])
+        raise ValueError(f"{name} must be {form}, got {shape!r}")
+    return dims
 
 
 def check_int(value: Any, name: str, minimum: int = 1, optional: bool = False) -> int | None:

@@ -14,7 +14,7 @@ import scipy.sparse
 from scipy.sparse.linalg import LinearOperator, eigsh
 from tqdm.auto import tqdm
 
-from .._checks import check_lattice_shape
+from .._checks import check_int_pair, check_lattice_shape
 from .._io import atomic_write, check_cache_root
 from .._memory import check_fits
 from .._progress import tqdm_disable
@@ -361,15 +361,7 @@ def lattice_translation(shape: tuple[int, int], shift: tuple[int, int]) -> np.nd
         numpy.ndarray: int64 ``perm`` with ``perm[i]`` the site that site ``i`` moves to.
     """
     h, w = check_lattice_shape(shape)
-    try:
-        steps = tuple(shift)
-    except TypeError:
-        raise TypeError(f"shift must be a pair (dr, dc) of ints, got {shift!r}") from None
-    if len(steps) != 2:
-        raise ValueError(f"shift must be a pair (dr, dc) of ints, got {shift!r}")
-    if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) for s in steps):
-        raise TypeError(f"shift must be a pair (dr, dc) of ints, got {shift!r}")
-    dr, dc = int(steps[0]), int(steps[1])
+    dr, dc = check_int_pair(shift, "shift", "a pair (dr, dc) of ints")
     r, c = np.divmod(np.arange(h * w), w)
     return ((r + dr) % h) * w + (c + dc) % w
 
