@@ -14,6 +14,7 @@ from .._checks import check_int, check_number
 from ._checks import batch_and_count, check_edge_index, check_node_features
 from ._diameter import graph_diameter_bound
 from ._frontier import Adjacency
+from ._iteration import count_iteration, graph_max, raise_if_non_finite, stop_non_finite
 from ._reset import reset_children
 from ._state_update import DISCRETIZATIONS, UPDATES, combine, discretize
 
@@ -301,18 +302,18 @@ class Recurrent(Module):
             u = self.block(x, state, edge_index, **kwargs)
             new = self.step(state, u)
             diff = (new - state).detach().abs().amax(dim=1)
-            change = _graph_max(diff, batch, num_graphs)
+            change = graph_max(diff, batch, num_graphs)
             running = ~stopped
             if tol >= 0:
                 new = torch.where(stopped[batch, None], state, new)
             state = new
             t += 1
-            converged, stopped = _count_iteration(running, change, tol, iterations, converged,
+            converged, stopped = count_iteration(running, change, tol, iterations, converged,
                                                   stopped, limits)  # fmt: skip
-            stopped = _stop_non_finite(u, diff, batch, num_graphs, running, failed, t, stopped)
+            stopped = stop_non_finite(u, diff, batch, num_graphs, running, failed, t, stopped)
             if callback is not None:
                 callback(t, state)
-        _raise_if_non_finite(failed)
+        raise_if_non_finite(failed)
         return state, iterations, converged
 
     def _run_sparse(self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int,
@@ -352,16 +353,16 @@ class Recurrent(Module):
             if active.numel():
                 diff = (new - old).abs().amax(dim=1)
                 state[active] = new
-                change = _graph_max(diff, batch[active], num_graphs)
+                change = graph_max(diff, batch[active], num_graphs)
                 changed = active[diff > 0]
             else:
                 change = torch.zeros(num_graphs, dtype=state.dtype, device=x.device)
                 changed = active
             t += 1
-            converged, stopped = _count_iteration(running, change, tol, iterations, converged,
+            converged, stopped = count_iteration(running, change, tol, iterations, converged,
                                                   stopped, limits)  # fmt: skip
             if active.numel():
-                stopped = _stop_non_finite(u, diff, batch[active], num_graphs, running, failed,
+                stopped = stop_non_finite(u, diff, batch[active], num_graphs, running, failed,
                                            t, stopped)  # fmt: skip
             if callback is not None:
                 callback(t, state)
@@ -370,7 +371,7 @@ class Recurrent(Module):
                 active = graph.downstream(changed, hops)
             else:
                 active = changed
-        _raise_if_non_finite(failed)
+        raise_if_non_finite(failed)
         return state, iterations, converged
 
     def __repr__(self) -> str:
@@ -381,45 +382,6 @@ class Recurrent(Module):
             f"{type(self).__name__}({self.block}, state_channels={groups}, update={upd!r}, "
             f"discretize={disc!r}, tol={self.tol}, iter_factor={self.iter_factor})"
         )
-
-
-def _graph_max(values: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
-    out = values.new_zeros(num_graphs)
-    return out.scatter_reduce(0, batch, values, "amax", include_self=True)
-
-
-def _stop_non_finite(u: Tensor, diff: Tensor, batch: Tensor, num_graphs: int,
-                     running: Tensor, failed: Tensor, t: int,
-                     stopped: Tensor) -> Tensor:  # fmt: skip
-    """Stop the running graphs where the block's output ``u`` or the state's change
-    ``diff`` (the largest of every node) is NaN or inf, on the nodes ``batch`` assigns (a
-    discretisation would hide a NaN output: ``[NaN > 0]`` is 0), recording the iteration
-    ``t`` in ``failed`` (in place); on the device, without a synchronisation."""
-    node = ~(torch.isfinite(u.detach()).all(dim=1) & torch.isfinite(diff))
-    bad = running & (_graph_max(node.to(diff.dtype), batch, num_graphs) > 0)
-    failed.masked_fill_(bad & (failed == 0), t)
-    return stopped | bad
-
-
-def _raise_if_non_finite(failed: Tensor) -> None:
-    """The ``ValueError`` of the first graph whose state became NaN or inf, if any."""
-    if bool((failed > 0).any()):
-        graph = int((failed > 0).nonzero()[0, 0])
-        raise ValueError(f"Recurrent: the block's output or the state of graph {graph} became "
-                         f"non-finite (NaN or inf) at iteration {int(failed[graph])}; check x, "
-                         "the initial state and the block for NaN or inf")  # fmt: skip
-
-
-def _count_iteration(running: Tensor, change: Tensor, tol: float, iterations: Tensor,
-                     converged: Tensor, stopped: Tensor,
-                     limits: Tensor) -> tuple[Tensor, Tensor]:  # fmt: skip
-    """Count one iteration for the running graphs (``iterations`` in place); return the
-    updated convergence and stop flags. ``tol < 0`` never stops a graph early."""
-    iterations += running.long()
-    settled = running & (change <= max(tol, 0.0))
-    converged = torch.where(running, settled, converged)
-    stopped = stopped | (settled if tol >= 0 else stopped) | (iterations >= limits)
-    return converged, stopped
 
 
 def _per_group(value: str | Sequence[str], allowed: tuple[str, ...], groups: int,
