@@ -1,7 +1,8 @@
 r"""Permutation-equivariant learned bandit policies, and their policy-gradient training.
 
-Each arm is a set element described by its own statistics and two global
-scalars (the time left and the number of arms); a network scores every arm and
+Each arm is a set element described by its own statistics, a draw from its
+posterior and two global scalars of the time left (:func:`arm_features`); a network
+scores every arm and
 the policy is a softmax over each instance's arms. Three structures:
 
 * ``"index"`` -- an MLP on each arm alone (an index policy, like UCB: no interaction);
