@@ -10,8 +10,9 @@ The split is by symmetry orbit (translations x point group of the periodic clust
 fixed half of the orbits, the same for every J2, eps and seed, is the test set, and the
 training states are drawn from the other half, so that no test state is the image of a
 training state (an invariant model would score those for free). Every model is trained
-by the same protocol (sgnn.tasks.fit_sign_model): --restarts runs on the training states
-outside a validation share of their orbits, the one with the best validation accuracy
+by the same protocol (sgnn.tasks.fit_sign_model): runs on the training states outside a
+validation share of their orbits, restarted until one reaches --target-accuracy on the
+validation orbits (at most --restarts runs), the one with the best validation accuracy
 kept; no test state is seen. Models with about the same number of parameters: an
 invariant stack of dilated LatticeConvs with global pooling, the same stack without
 dilations, and an MLP on the flattened spins; optionally the dilated stack on the
@@ -54,10 +55,20 @@ LABELS = {"dilated": "dilated", "plain": "plain", "mlp": "MLP", "marshall": "dil
 #: command-line defaults and of the help text.
 SETTINGS = {
     "default": {"shape": [6, 4], "j2": [0.0], "fractions": [1e-2], "seeds": 5,
-                "restarts": 2, "steps": 6000, "models": ["dilated"]},
+                "restarts": 5, "target_accuracy": 0.999, "steps": 6000, "models": ["dilated"]},
     "quick": {"shape": [4, 4], "j2": [0.0, 0.5], "fractions": [0.1], "seeds": 2,
-              "restarts": 2, "steps": 400, "models": list(MODELS)},
+              "restarts": 1, "target_accuracy": 0.999, "steps": 400, "models": list(MODELS)},
 }  # fmt: skip
+
+
+def _target(text: str) -> float | str:
+    """--target-accuracy: a float in (0, 1], or 'none'."""
+    if text.lower() == "none":
+        return "none"
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1] or 'none', got {text}")
+    return value
 
 
 def _defaults(key: str) -> str:
@@ -122,7 +133,8 @@ def run_one(job: dict) -> dict:
     dilations = tuple(a["dilations"])
     lr = a["mlp_lr"] if name == "mlp" else a["lr"]
     start = time.perf_counter()
-    fit = fit_sign_model(name, train, restarts=a["restarts"], hidden_channels=a["hidden"],
+    fit = fit_sign_model(name, train, restarts=a["restarts"],
+                         target_accuracy=a["target_accuracy"], hidden_channels=a["hidden"],
                          dilations=dilations, steps=a["steps"], batch_size=a["batch_size"],
                          lr=lr, seed=job["seed"], sampling=a["sampling"])  # fmt: skip
     seconds = time.perf_counter() - start
@@ -145,6 +157,7 @@ def run_one(job: dict) -> dict:
             "exact": len(test) <= a["test_states"], "train_states": len(train),
             "params": sum(p.numel() for p in fit.model.parameters()),
             "restart": fit.restart, "validation": fit.validation_accuracy,
+            "reached_target": fit.reached_target,
             "final_loss": fit.final_loss[fit.restart], "seconds": seconds}
 
 
@@ -266,6 +279,11 @@ def report(results: list[dict], out: Path, test_states: int | None = None,
                       f"{row['rule']:.4f}); run without --quick")  # fmt: skip
     train_sizes = sorted({(r["fraction"], r["train_states"]) for r in results})
     print("\ntraining states: " + ", ".join(f"eps {e:g}: {n}" for e, n in train_sizes))
+    runs = {m: [r for r in results if r["model"] == m] for m in models}
+    print("runs per seed, mean (seeds whose best run missed the validation target): " + ", ".join(
+        f"{LABELS[m]} {np.mean([len(r['validation']) for r in rs]):.1f} "
+        f"({sum(not r.get('reached_target', True) for r in rs)}/{len(rs)})"
+        for m, rs in runs.items()))  # fmt: skip
     print("mean training time per model: " + ", ".join(
         f"{LABELS[m]} {np.mean([r['seconds'] for r in results if r['model'] == m]):.1f} s"
         for m in models))  # fmt: skip
@@ -286,8 +304,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--first-seed", type=int, default=0,
                         help="seeds are first-seed, first-seed + 1, ... (default: 0)")
     parser.add_argument("--restarts", type=int, default=None,
-                        help=f"runs per seed, the best on validation orbits kept "
+                        help=f"runs per seed at most, the best on validation orbits kept "
                              f"{_defaults('restarts')}")  # fmt: skip
+    parser.add_argument("--target-accuracy", type=_target, default=None,
+                        help=f"stop restarting once a run's accuracy on the validation "
+                             f"orbits reaches this; 'none' runs every restart "
+                             f"{_defaults('target_accuracy')}")  # fmt: skip
     parser.add_argument("--steps", type=int, default=None,
                         help=f"Adam steps per run {_defaults('steps')}")  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=256,
@@ -328,6 +350,8 @@ def main(argv: list[str] | None = None) -> None:
     fractions = args.fractions or preset["fractions"]
     seeds = args.seeds or preset["seeds"]
     restarts = args.restarts or preset["restarts"]
+    target = preset["target_accuracy"] if args.target_accuracy is None else args.target_accuracy
+    target = None if target == "none" else target
     steps = args.steps or preset["steps"]
     for name, value in (("--seeds", seeds), ("--steps", steps), ("--workers", args.workers),
                         ("--test-states", args.test_states), ("--restarts", restarts)):  # fmt: skip
@@ -342,8 +366,9 @@ def main(argv: list[str] | None = None) -> None:
 
     seed_list = list(range(args.first_seed, args.first_seed + seeds))
     print(f"J1-J2 Heisenberg, periodic {shape[0]}x{shape[1]}, S^z = 0; seeds "
-          f"{seed_list[0]}..{seed_list[-1]}, each the best of {restarts} restarts on "
-          f"validation orbits; {steps} steps of {args.batch_size} states drawn "
+          f"{seed_list[0]}..{seed_list[-1]}, each the best of at most {restarts} runs on "
+          f"validation orbits{f' (restarted until one reaches {target})' if target else ''}; "
+          f"{steps} steps of {args.batch_size} states drawn "
           f"{'~ |psi|^2' if args.sampling == 'weight' else 'uniformly'} from the training set")
     print(f"{'J2':>5} {'E0':>12} {'gap':>8} {'Marshall |psi|^2':>17}  symmetry eigenvalues")
     for j2 in j2s:
@@ -362,7 +387,8 @@ def main(argv: list[str] | None = None) -> None:
     settings = {"shape": list(shape), "root": args.root, "hidden": args.hidden,
                 "dilations": args.dilations, "steps": steps, "batch_size": args.batch_size,
                 "lr": args.lr, "mlp_lr": args.mlp_lr, "test_states": args.test_states,
-                "sampling": args.sampling, "restarts": restarts}  # fmt: skip
+                "sampling": args.sampling, "restarts": restarts,
+                "target_accuracy": target}  # fmt: skip
     jobs = [{"j2": j2, "fraction": eps, "seed": seed, "model": m, "args": settings}
             for j2 in j2s for eps in fractions for seed in seed_list for m in models]
     results = []

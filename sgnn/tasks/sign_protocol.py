@@ -6,8 +6,12 @@ memorises its training states (training loss near zero) and scores little better
 chance outside their symmetry orbits. The training loss cannot tell the two apart; a
 validation set of *orbits* can. :func:`fit_sign_model` holds out a share of the
 orbits of the training states (never a state of the test set, which holds whole other
-orbits under ``holdout="orbit"``), trains several restarts on the rest and keeps the
-one with the best sign accuracy on the held-out orbits.
+orbits under ``holdout="orbit"``), trains restarts on the rest and keeps the one with
+the best sign accuracy on the held-out orbits. With ``target_accuracy`` it stops as soon
+as a restart reaches it: runs that find the rule score near 1 on validation orbits and
+runs that memorise score far below, so restarting until one passes turns a per-run
+success rate :math:`p` into a failure rate :math:`(1 - p)^{r}` for at most :math:`r`
+restarts, at an expected cost of about :math:`1/p` runs.
 """
 
 from __future__ import annotations
@@ -76,28 +80,34 @@ class SignFit:
     Attributes:
         model (torch.nn.Module): The selected restart, in eval mode.
         restart (int): Its index.
-        validation_accuracy (list[float]): Sign accuracy of every restart on the
+        validation_accuracy (list[float]): Sign accuracy of every restart run on the
             validation states (their plain mean: they were drawn
             :math:`\propto |\psi|^2`).
-        final_loss (list[float]): Mean training loss of every restart over its last
-            50 steps.
+        final_loss (list[float]): Mean training loss of every restart run over its
+            last 50 steps.
+        reached_target (bool): Whether the selected restart reached the
+            ``target_accuracy`` asked of :func:`fit_sign_model` (:obj:`True` when none
+            was asked).
     """
 
     model: Module
     restart: int
     validation_accuracy: list[float]
     final_loss: list[float]
+    reached_target: bool = True
 
 
 def fit_sign_model(name: str, dataset: HeisenbergSigns, restarts: int = 3,
+                   target_accuracy: float | None = None,
                    validation_share: float = 0.2, hidden_channels: int = 16,
                    dilations: Sequence[int] = (1, 2, 3, 1), steps: int = 2000,
                    batch_size: int = 256, lr: float | None = None, seed: int = 0,
                    sampling: str = "weight", progress: bool | None = None) -> SignFit:  # fmt: skip
-    r"""Train ``restarts`` models of the sign task (:func:`~sgnn.tasks.sign_model`) on the
-    training states outside a validation share of their orbits
+    r"""Train up to ``restarts`` models of the sign task (:func:`~sgnn.tasks.sign_model`)
+    on the training states outside a validation share of their orbits
     (:func:`orbit_validation_split`), and keep the restart with the best sign accuracy
-    on the validation orbits (ties: the lower final training loss).
+    on the validation orbits (ties: the lower final training loss). With
+    ``target_accuracy``, restarts stop as soon as one reaches that validation accuracy.
 
     Only training data are used; the test set is never seen. Restart :math:`r` draws
     its weights from ``torch.manual_seed`` of a number derived from ``(seed, r)``
@@ -106,7 +116,10 @@ def fit_sign_model(name: str, dataset: HeisenbergSigns, restarts: int = 3,
     Args:
         name (str): One of :data:`~sgnn.tasks.SIGN_MODELS`.
         dataset (HeisenbergSigns): The training states.
-        restarts (int, optional): Models trained. (default: ``3``)
+        restarts (int, optional): Models trained, at most. (default: ``3``)
+        target_accuracy (float, optional): Stop restarting once a restart's validation
+            accuracy reaches this (a float in (0, 1]); :obj:`None` trains all
+            ``restarts``. (default: :obj:`None`)
         validation_share (float, optional): Share of the orbits held out.
             (default: ``0.2``)
         hidden_channels, dilations: As in :func:`~sgnn.tasks.sign_model`.
@@ -117,6 +130,11 @@ def fit_sign_model(name: str, dataset: HeisenbergSigns, restarts: int = 3,
             (default: ``0``)
     """
     check_positive_int(restarts, "restarts")
+    if target_accuracy is not None and not (
+            isinstance(target_accuracy, (int, float)) and not isinstance(target_accuracy, bool)
+            and 0 < target_accuracy <= 1):  # fmt: skip
+        raise ValueError(f"target_accuracy must be None or a float in (0, 1], "
+                         f"got {target_accuracy!r}")  # fmt: skip
     lr = (1e-2 if name == "mlp" else 3e-3) if lr is None else lr
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite float, got {lr!r}")
@@ -138,5 +156,8 @@ def fit_sign_model(name: str, dataset: HeisenbergSigns, restarts: int = 3,
         # weighting them again would let the one or two heaviest orbits decide.
         accuracy.append(float(sign_accuracy(logits, sign, weight)[1]))
         losses.append(float(np.mean(history[-50:])))
-    best = max(range(restarts), key=lambda r: (accuracy[r], -losses[r]))
-    return SignFit(models[best], best, accuracy, losses)
+        if target_accuracy is not None and accuracy[-1] >= target_accuracy:
+            break
+    best = max(range(len(models)), key=lambda r: (accuracy[r], -losses[r]))
+    reached = target_accuracy is None or accuracy[best] >= target_accuracy
+    return SignFit(models[best], best, accuracy, losses, reached)

@@ -57,6 +57,24 @@ def test_the_restart_with_the_best_validation_accuracy_is_kept(train: Heisenberg
     again = fit_sign_model("dilated", train, restarts=2, steps=60, batch_size=64,
                            dilations=(1, 2), hidden_channels=8, seed=1, progress=False)  # fmt: skip
     assert again.validation_accuracy == fit.validation_accuracy
+    assert fit.reached_target
+    # restarts stop at the first that reaches target_accuracy; restart 0 is the same run
+    first = fit.validation_accuracy[0]
+    stopped = fit_sign_model("dilated", train, restarts=2, target_accuracy=first, steps=60,
+                             batch_size=64, dilations=(1, 2), hidden_channels=8, seed=1,
+                             progress=False)  # fmt: skip
+    assert stopped.validation_accuracy == [first] and stopped.restart == 0
+    assert stopped.reached_target
+    best = max(fit.validation_accuracy)
+    if best < 1.0:
+        missed = fit_sign_model("dilated", train, restarts=2, target_accuracy=best + 1e-9,
+                                steps=60, batch_size=64, dilations=(1, 2), hidden_channels=8,
+                                seed=1, progress=False)  # fmt: skip
+        assert missed.validation_accuracy == fit.validation_accuracy
+        assert missed.restart == fit.restart and not missed.reached_target
+    for bad in (0.0, 1.5, True):
+        with pytest.raises(ValueError, match="target_accuracy"):
+            fit_sign_model("dilated", train, target_accuracy=bad)
     with pytest.raises(ValueError, match="restarts"):
         fit_sign_model("dilated", train, restarts=0)
     with pytest.raises(ValueError, match="lr"):
