@@ -98,11 +98,11 @@ class SignFit:
 
 
 def fit_sign_model(name: str, dataset: HeisenbergSigns, restarts: int = 3,
-                   target_accuracy: float | None = None,
                    validation_share: float = 0.2, hidden_channels: int = 16,
                    dilations: Sequence[int] = (1, 2, 3, 1), steps: int = 2000,
                    batch_size: int = 256, lr: float | None = None, seed: int = 0,
-                   sampling: str = "weight", progress: bool | None = None) -> SignFit:  # fmt: skip
+                   sampling: str = "weight", progress: bool | None = None,
+                   target_accuracy: float | None = None) -> SignFit:  # fmt: skip
     r"""Train up to ``restarts`` models of the sign task (:func:`~sgnn.tasks.sign_model`)
     on the training states outside a validation share of their orbits
     (:func:`orbit_validation_split`), and keep the restart with the best sign accuracy
@@ -117,9 +117,6 @@ def fit_sign_model(name: str, dataset: HeisenbergSigns, restarts: int = 3,
         name (str): One of :data:`~sgnn.tasks.SIGN_MODELS`.
         dataset (HeisenbergSigns): The training states.
         restarts (int, optional): Models trained, at most. (default: ``3``)
-        target_accuracy (float, optional): Stop restarting once a restart's validation
-            accuracy reaches this (a float in (0, 1]); :obj:`None` trains all
-            ``restarts``. (default: :obj:`None`)
         validation_share (float, optional): Share of the orbits held out.
             (default: ``0.2``)
         hidden_channels, dilations: As in :func:`~sgnn.tasks.sign_model`.
@@ -128,6 +125,9 @@ def fit_sign_model(name: str, dataset: HeisenbergSigns, restarts: int = 3,
             the MLP and ``3e-3`` for the lattice models).
         seed (int, optional): Seed of the split, the weights and the minibatches.
             (default: ``0``)
+        target_accuracy (float, optional): Stop restarting once a restart's validation
+            accuracy reaches this (a float in (0, 1]); :obj:`None` trains all
+            ``restarts``. (default: :obj:`None`)
     """
     check_positive_int(restarts, "restarts")
     if target_accuracy is not None and not (
